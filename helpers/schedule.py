@@ -1,0 +1,114 @@
+"""The forward (noising) process of DDPM (Ho et al. 2020) and its closed forms.
+
+Timesteps are integers ``t = 0 .. T-1`` as in diffusers: ``x_t`` is the image after ``t + 1``
+noising steps, so ``t = 0`` is barely noisy and ``t = T-1`` is (almost) pure noise.
+
+    q(x_t | x_0) = N( sqrt(alpha_bar_t) x_0,  (1 - alpha_bar_t) I )
+    x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps,     eps ~ N(0, I)
+
+Schedules: "linear" (Ho et al.: beta from 1e-4 to 0.02) and "cosine" (Nichol & Dhariwal 2021),
+numerically identical to diffusers' "linear" and "squaredcos_cap_v2".
+"""
+import math
+
+import torch
+
+# helpers --------------------------------------------------------------------------------------
+
+def _gather(a: torch.Tensor, t: "torch.Tensor | int", like: torch.Tensor) -> torch.Tensor:
+    """a[t] shaped (B, 1, 1, 1) (or a scalar) on like's device and dtype, for broadcasting."""
+    t = torch.as_tensor(t, dtype=torch.long)
+    out = a[t.cpu()].to(like.device, like.dtype)
+    return out.view(-1, *([1] * (like.dim() - 1))) if out.dim() else out
+
+
+def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+    """Ho et al.'s schedule, scaled so that T = 1000 gives 1e-4 .. 0.02."""
+    scale = 1000 / T
+    return torch.linspace(beta_start * scale, beta_end * scale, T, dtype=torch.float64)
+
+
+def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
+    """Nichol & Dhariwal's cosine alpha_bar, turned into betas (capped at max_beta)."""
+    f = lambda u: math.cos((u + s) / (1 + s) * math.pi / 2) ** 2
+    return torch.tensor([min(1 - f((i + 1) / T) / f(i / T), max_beta) for i in range(T)],
+                        dtype=torch.float64)
+
+
+# the schedule ---------------------------------------------------------------------------------
+
+class NoiseSchedule:
+    """betas, alphas, alpha_bar and the closed forms of the forward process (float32, on CPU).
+
+    Args:
+        T: number of diffusion steps.
+        kind: "linear" or "cosine".
+    """
+
+    def __init__(self, T: int = 1000, kind: str = "cosine"):
+        if kind not in ("linear", "cosine"):
+            raise ValueError(f"unknown beta schedule {kind!r}: use 'linear' or 'cosine'")
+        if int(T) < 1:
+            raise ValueError(f"T must be a positive number of steps, got {T}")
+        self.T, self.kind = int(T), kind
+        betas = linear_betas(self.T) if kind == "linear" else cosine_betas(self.T)
+        alpha_bar = torch.cumprod(1 - betas, 0)
+        self.betas = betas.float()                          # (T,)
+        self.alphas = (1 - betas).float()                   # (T,)
+        self.alpha_bar = alpha_bar.float()                  # (T,) decreasing from ~1 to ~0
+        self.snr = (alpha_bar / (1 - alpha_bar)).float()    # (T,) signal-to-noise ratio
+
+    def config(self) -> dict:
+        return {"T": self.T, "kind": self.kind}
+
+    def check_t(self, t: torch.Tensor) -> torch.Tensor:
+        t = torch.as_tensor(t, dtype=torch.long)
+        if t.numel() and (t.min() < 0 or t.max() >= self.T):
+            raise ValueError(f"timesteps must lie in 0..{self.T - 1}, got {t.min().item()}..{t.max().item()}")
+        return t
+
+    def alpha_bar_at(self, t, like: torch.Tensor) -> torch.Tensor:
+        """alpha_bar_t; t = -1 means the clean image (alpha_bar = 1)."""
+        t = torch.as_tensor(t, dtype=torch.long)
+        ab = torch.cat([torch.ones(1), self.alpha_bar])     # index shift: ab[0] is t = -1
+        return _gather(ab, t + 1, like)
+
+    # forward process --------------------------------------------------------------------------
+
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise.
+
+        x0, noise: (B, C, H, W); t: (B,) or scalar long in 0..T-1. Returns x_t (B, C, H, W).
+        """
+        if x0.shape != noise.shape:
+            raise ValueError(f"x0 {tuple(x0.shape)} and noise {tuple(noise.shape)} must have one shape")
+        t = self.check_t(t)
+        ab = _gather(self.alpha_bar, t, x0)
+        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+    def predict_x0(self, x_t: torch.Tensor, eps: torch.Tensor, t) -> torch.Tensor:
+        """Invert add_noise given a noise estimate: x0 = (x_t - sqrt(1 - ab) eps) / sqrt(ab)."""
+        ab = self.alpha_bar_at(t, x_t)
+        return (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+
+    def predict_eps(self, x_t: torch.Tensor, x0: torch.Tensor, t) -> torch.Tensor:
+        ab = self.alpha_bar_at(t, x_t)
+        return (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
+
+    # reverse process --------------------------------------------------------------------------
+
+    def posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t, t_prev=None):
+        """Mean and variance of q(x_{t_prev} | x_t, x0), for any earlier step t_prev (default t - 1).
+
+        With t_prev = t - 1 this is DDPM's posterior (eq. 7 of Ho et al.); with larger gaps it is the
+        posterior of the re-spaced chain used when sampling with fewer steps. t_prev = -1 is x0.
+        Returns (mean (B, C, H, W), variance (B, 1, 1, 1)).
+        """
+        t = torch.as_tensor(t, dtype=torch.long)
+        t_prev = t - 1 if t_prev is None else torch.as_tensor(t_prev, dtype=torch.long)
+        ab_t, ab_s = self.alpha_bar_at(t, x_t), self.alpha_bar_at(t_prev, x_t)
+        alpha = ab_t / ab_s                                   # product of alphas between s and t
+        beta = 1 - alpha
+        mean = (ab_s.sqrt() * beta / (1 - ab_t)) * x0 + (alpha.sqrt() * (1 - ab_s) / (1 - ab_t)) * x_t
+        var = beta * (1 - ab_s) / (1 - ab_t)
+        return mean, var
