@@ -1,0 +1,151 @@
+"""Scoring generated digits with the course classifier (helpers.classifier).
+
+* conditional accuracy: does the classifier see the digit that was asked for? (overall, per digit,
+  confusion matrix, mean confidence)
+* distances between generated and real digits on the classifier's 128-d penultimate features, an
+  MNIST analogue of FID (Heusel et al. 2017) and KID (Binkowski et al. 2018):
+  - Fréchet distance: biased at small n, so every figure comes with its n and the real-vs-real
+    value at that n (``real_vs_real``);
+  - kernel distance (KID): unbiased MMD^2 with the cubic kernel k(a, b) = (a.b / d + 1)^3 on
+    features standardised by the real set's mean and std; ~0 for two real sets; the headline number.
+* diversity within each digit: mean pairwise feature distance (guidance trades it for fidelity).
+"""
+from functools import lru_cache
+
+import torch
+
+from .classifier import Classifier, load_classifier, predict
+from .data import mnist_tensors
+from .utils import unnormalize_to_zero_to_one
+
+
+def check_images(x: torch.Tensor, name: str = "images") -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1:] != (1, 28, 28):
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{name} must be a tensor (N, 1, 28, 28) in [0, 1], got {shape}")
+    if x.numel() and (x.min() < -1e-3 or x.max() > 1 + 1e-3):
+        raise ValueError(f"{name} must lie in [0, 1] (got {x.min().item():.2f}..{x.max().item():.2f}); "
+                         "use helpers.utils.unnormalize_to_zero_to_one on [-1, 1] images")
+    return x
+
+
+# classifier-based accuracy --------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def default_classifier() -> Classifier:
+    return load_classifier()
+
+
+def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """(num_classes, num_classes) counts; row = requested digit, column = what the classifier saw."""
+    return torch.bincount(target * num_classes + pred, minlength=num_classes ** 2).view(num_classes, num_classes)
+
+
+def accuracy_report(probs: torch.Tensor, labels: torch.Tensor) -> dict:
+    """probs (N, 10), labels (N,) -> accuracy, per-digit accuracy, confusion matrix, confidence."""
+    labels = torch.as_tensor(labels).long()
+    if probs.shape != (len(labels), 10):
+        raise ValueError(f"probs must be ({len(labels)}, 10), got {tuple(probs.shape)}")
+    pred = probs.argmax(1)
+    cm = confusion_matrix(pred, labels)
+    per_digit = cm.diag().float() / cm.sum(1).clamp(min=1)
+    return {"accuracy": (pred == labels).float().mean().item(),
+            "per_digit": per_digit.tolist(),
+            "confusion": cm,
+            "confidence": probs.gather(1, labels[:, None]).mean().item()}
+
+
+# feature distances ----------------------------------------------------------------------------
+
+def _sqrtm_psd(m: torch.Tensor) -> torch.Tensor:
+    vals, vecs = torch.linalg.eigh(m)
+    return vecs @ torch.diag(vals.clamp(min=0).sqrt()) @ vecs.T
+
+
+def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
+    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2) of two feature sets (n, d). Biased in n."""
+    f1, f2 = f1.double(), f2.double()
+    if f1.dim() != 2 or f2.dim() != 2 or f1.shape[1] != f2.shape[1] or min(len(f1), len(f2)) < 2:
+        raise ValueError(f"need two feature sets (n >= 2, d) of equal d, got {tuple(f1.shape)} and {tuple(f2.shape)}")
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = torch.cov(f1.T), torch.cov(f2.T)
+    r1 = _sqrtm_psd(s1)
+    cross = torch.linalg.eigvalsh(r1 @ s2 @ r1).clamp(min=0).sqrt().sum()
+    return ((mu1 - mu2).pow(2).sum() + s1.trace() + s2.trace() - 2 * cross).item()
+
+
+def kernel_distance(f_gen: torch.Tensor, f_real: torch.Tensor, subset: int = 1000, subsets: int = 10,
+                    seed: int = 0) -> float:
+    """Unbiased MMD^2 with a cubic polynomial kernel on standardised features (KID), averaged over
+    random subsets of size min(subset, n). Expectation 0 when both sets come from one distribution."""
+    mean, std = f_real.double().mean(0), f_real.double().std(0).clamp(min=1e-6)
+    a, b = (f_gen.double() - mean) / std, (f_real.double() - mean) / std
+    d, m = a.shape[1], min(subset, len(a), len(b))
+    if m < 2:
+        raise ValueError("kernel_distance needs at least 2 samples in each set")
+    g = torch.Generator().manual_seed(seed)
+    k = lambda u, v: (u @ v.T / d + 1) ** 3
+    vals = []
+    for _ in range(subsets if m < max(len(a), len(b)) else 1):
+        x, y = a[torch.randperm(len(a), generator=g)[:m]], b[torch.randperm(len(b), generator=g)[:m]]
+        kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+        off = lambda kk: (kk.sum() - kk.diagonal().sum()) / (m * (m - 1))
+        vals.append((off(kxx) + off(kyy) - 2 * kxy.mean()).item())
+    return sum(vals) / len(vals)
+
+
+def diversity(features: torch.Tensor, labels: torch.Tensor) -> list:
+    """Mean pairwise L2 distance between features of the same digit, per digit (NaN if < 2)."""
+    out = []
+    for c in range(10):
+        f = features[labels == c].double()
+        out.append(torch.pdist(f).mean().item() if len(f) > 1 else float("nan"))
+    return out
+
+
+# real reference sets --------------------------------------------------------------------------
+
+@lru_cache(maxsize=8)
+def real_features(n: int, seed: int = 0, split: str = "test", disjoint_from: "int | None" = None):
+    """Features (n, 128) and labels of n real digits drawn at random from `split` (never a slice:
+    MNIST's order is not random). disjoint_from=seed' draws from the images that seed' did not take."""
+    x, y = mnist_tensors(split)
+    g = torch.Generator().manual_seed(seed if disjoint_from is None else disjoint_from)
+    perm = torch.randperm(len(x), generator=g)
+    idx = perm[:n] if disjoint_from is None else perm[-n:]
+    if disjoint_from is not None and 2 * n > len(x):
+        raise ValueError(f"two disjoint sets of {n} do not fit in the {split} split ({len(x)} images)")
+    _, feats = predict(default_classifier(), unnormalize_to_zero_to_one(x[idx]))
+    return feats, y[idx]
+
+
+def real_vs_real(n: int, seed: int = 0) -> dict:
+    """Fréchet and kernel distance between two disjoint random real sets of n test digits."""
+    f1, _ = real_features(n, seed)
+    f2, _ = real_features(n, seed, disjoint_from=seed)
+    return {"n": n, "fd": frechet_distance(f1, f2), "kid": kernel_distance(f1, f2)}
+
+
+# all of it at once ----------------------------------------------------------------------------
+
+def evaluate_samples(images: torch.Tensor, labels, classifier: "Classifier | None" = None,
+                     reference_seed: int = 0) -> dict:
+    """Score generated digits (N, 1, 28, 28) in [0, 1] requested as `labels` (N,).
+
+    Returns accuracy / per_digit / confusion / confidence, fd and its real-vs-real baseline at the
+    same n ("fd_n", "fd_real"), kid, and per-digit diversity (with the real digits' beside it).
+    """
+    images = check_images(images)
+    labels = torch.as_tensor(labels).long()
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    probs, feats = predict(classifier or default_classifier(), images)
+    out = accuracy_report(probs, labels)
+    n = len(images)
+    real, real_y = real_features(n, reference_seed)
+    out |= {"fd": frechet_distance(feats, real), "fd_n": n,
+            "fd_real": real_vs_real(n, reference_seed)["fd"] if 2 * n <= 10000 else float("nan"),
+            "kid": kernel_distance(feats, real),
+            "diversity": diversity(feats, labels), "diversity_real": diversity(real, real_y)}
+    out["fd_ratio"] = out["fd"] / out["fd_real"]
+    return out

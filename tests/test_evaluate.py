@@ -1,0 +1,67 @@
+"""The evaluation toolkit: distances behave (about 0 for real vs real, growing with damage)."""
+import pytest
+import torch
+
+from helpers import evaluate as ev
+from helpers.classifier import CLASSIFIER_PATH
+from helpers.data import mnist_tensors
+from helpers.utils import unnormalize_to_zero_to_one
+
+needs_classifier = pytest.mark.skipif(not CLASSIFIER_PATH.exists(), reason="data/mnist_classifier.pt not trained yet")
+
+
+def test_frechet_of_identical_gaussians_is_zero_and_grows_with_shift():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(4000, 8, generator=g), torch.randn(4000, 8, generator=g)
+    assert ev.frechet_distance(a, a) == pytest.approx(0, abs=1e-6)
+    assert ev.frechet_distance(a, b) < 0.1
+    # a mean shift of 1 in every coordinate adds 8 to the distance
+    assert ev.frechet_distance(a, b + 1) == pytest.approx(8 + ev.frechet_distance(a, b), abs=0.2)
+
+
+def test_kernel_distance_is_unbiased_near_zero_and_positive_for_different_sets():
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(600, 16, generator=g), torch.randn(600, 16, generator=g)
+    assert abs(ev.kernel_distance(a, b)) < 0.02
+    assert ev.kernel_distance(a * 1.5 + 0.5, b) > 0.2
+
+
+def test_confusion_and_accuracy_report():
+    labels = torch.tensor([0, 0, 1, 2])
+    probs = torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 2]), 10).float()
+    r = ev.accuracy_report(probs, labels)
+    assert r["accuracy"] == 0.75
+    assert r["per_digit"][:3] == [0.5, 1.0, 1.0]
+    assert r["confusion"][0, 1] == 1 and r["confusion"].sum() == 4
+    with pytest.raises(ValueError, match="probs"):
+        ev.accuracy_report(probs[:, :5], labels)
+
+
+def test_diversity_is_zero_for_copies():
+    f = torch.randn(1, 4).repeat(5, 1)
+    d = ev.diversity(torch.cat([f, torch.randn(5, 4)]), torch.tensor([0] * 5 + [1] * 5))
+    assert d[0] == pytest.approx(0) and d[1] > 0
+
+
+def test_bad_images_are_rejected():
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        ev.check_images(torch.zeros(2, 28, 28))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        ev.check_images(torch.full((2, 1, 28, 28), -1.0))
+
+
+@needs_classifier
+def test_real_vs_real_is_small_and_damage_increases_distances():
+    x, y = mnist_tensors("val")
+    idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:1000]
+    x01, y = unnormalize_to_zero_to_one(x[idx]), y[idx]
+    clean = ev.evaluate_samples(x01, y)
+    assert clean["accuracy"] > 0.98
+    assert clean["kid"] < 0.01
+    assert clean["fd"] < 2 * clean["fd_real"]
+    blurred = torch.nn.functional.avg_pool2d(x01, 3, stride=1, padding=1)
+    noisy = (x01 + 0.3 * torch.randn_like(x01)).clamp(0, 1)
+    for damaged in (blurred, noisy):
+        r = ev.evaluate_samples(damaged, y)
+        assert r["kid"] > clean["kid"] + 0.01
+        assert r["fd"] > clean["fd"] * 2
