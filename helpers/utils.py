@@ -49,6 +49,12 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is missing, truncated, corrupted or not one of this course's."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_atomic(obj: dict, path: "str | Path") -> Path:
     """torch.save to a temp file in the same folder, then rename: a crash never leaves half a file."""
     path = Path(path)
@@ -59,6 +65,7 @@ def save_atomic(obj: dict, path: "str | Path") -> Path:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())                 # mkstemp makes 0600 files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
