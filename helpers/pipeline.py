@@ -23,7 +23,10 @@ def check_labels(labels, num_classes: int = 10) -> torch.Tensor:
     """A list / tensor of class labels -> LongTensor (N,); raises ValueError naming a bad label."""
     if isinstance(labels, int):
         labels = [labels]
-    y = torch.as_tensor(labels)
+    try:
+        y = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"labels must be digits 0..{num_classes - 1}, got {labels!r}") from e
     if y.dim() != 1 or y.numel() == 0:
         raise ValueError(f"labels must be a non-empty 1-D list or tensor of digits, got shape {tuple(y.shape)}")
     if y.is_floating_point() or y.dtype == torch.bool:
@@ -90,8 +93,8 @@ class Pipeline:
         images = torch.cat(outs)
         if not return_trajectory:
             return images
-        merged = Trajectory(smp.timesteps, [torch.cat(z, 1) for z in zip(*[t.x_t for t in trajs])],
-                            [torch.cat(z, 1) for z in zip(*[t.x0 for t in trajs])])
+        merged = Trajectory(smp.timesteps, [torch.cat(z, 0) for z in zip(*[t.x_t for t in trajs])],
+                            [torch.cat(z, 0) for z in zip(*[t.x0 for t in trajs])])
         return images, merged
 
 

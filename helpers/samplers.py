@@ -135,7 +135,7 @@ def make_sampler(name: str, schedule: NoiseSchedule, steps: "int | None" = None,
     if name not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r}: choose one of {sorted(SAMPLERS)}")
     sampler = DDIMSampler(schedule, eta=eta) if name == "ddim" else SAMPLERS[name](schedule)
-    return sampler.set_timesteps(steps or schedule.T)
+    return sampler.set_timesteps(schedule.T if steps is None else steps)
 
 
 # the sampling loop ----------------------------------------------------------------------------

@@ -178,7 +178,7 @@ class UNet(nn.Module):
         t, y = t.expand(B) if t.dim() == 0 else t, y.expand(B) if y.dim() == 0 else y
         if t.shape != (B,) or y.shape != (B,):
             raise ValueError(f"t and y must have shape ({B},), got {tuple(t.shape)} and {tuple(y.shape)}")
-        if y.numel() and (y.min() < 0 or y.max() > cfg.num_classes):
+        if y.is_floating_point() or (y.numel() and (y.min() < 0 or y.max() > cfg.num_classes)):
             raise ValueError(f"class labels must lie in 0..{cfg.num_classes - 1} "
                              f"(or {cfg.num_classes} for 'no label'), got {y.min().item()}..{y.max().item()}")
 

@@ -1,0 +1,244 @@
+"""helpers.train: the loss goes down, checkpoints round-trip, are written atomically, resume
+exactly, and damaged or foreign files fail with CheckpointError. Tiny U-Net, a few hundred digits."""
+import os
+
+import pytest
+import torch
+
+from helpers.data import mnist_tensors, random_subset
+from helpers.train import KIND, Trainer, TrainConfig, diffusion_loss, loss_by_t
+from helpers.unet import UNetConfig
+from helpers.utils import CheckpointError, load_checkpoint
+
+TINY = UNetConfig(base=8, mults=(1, 2))
+
+
+def tiny_config(**kw) -> TrainConfig:
+    return TrainConfig(**{**dict(epochs=3, batch_size=32, lr=3e-3, warmup_steps=5, sample_steps=0, val_size=64,
+                                 seed=0), **kw})
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """320 training and 64 validation digits, (N, 1, 28, 28) in [-1, 1]."""
+    x, y = mnist_tensors("val")
+    x_train, y_train = random_subset(x, y, 320, seed=0)
+    x_val, y_val = random_subset(x, y, 64, seed=1)
+    return x_train, y_train, x_val, y_val
+
+
+def assert_same_state(a: Trainer, b: Trainer):
+    for name in ("model", "ema"):
+        sa, sb = getattr(a, name).state_dict(), getattr(b, name).state_dict()
+        assert sa.keys() == sb.keys()
+        for k in sa:
+            assert torch.equal(sa[k], sb[k]), f"{name}.{k} differs"
+    oa, ob = a.opt.state_dict(), b.opt.state_dict()
+    assert oa["param_groups"] == ob["param_groups"]
+    for i in oa["state"]:
+        for k, v in oa["state"][i].items():
+            assert torch.equal(v, ob["state"][i][k]), f"optimizer state {i}.{k} differs"
+    assert a.step == b.step
+
+
+# training -------------------------------------------------------------------------------------
+
+def test_loss_decreases_on_a_tiny_run(digits):
+    x, y, xv, yv = digits
+    tr = Trainer(TINY, tiny_config(epochs=15), device="cpu")          # 10 steps per epoch, 150 steps
+    before = tr.val_loss(tr.model, xv, yv)
+    assert before == pytest.approx(1.0, abs=0.15), "the zero-initialised model predicts eps = 0: MSE ~ 1"
+    hist = tr.fit(x, y, xv, yv, progress=False)
+    assert tr.step == 150 and len(hist["val_loss"]) == 15 and hist["step"][-1] == 150
+    assert hist["train_loss"][-1] < 0.6 * hist["train_loss"][0]
+    assert hist["val_loss_raw"][-1] < 0.5 * before
+    assert hist["val_loss"][-1] < hist["val_loss"][0], "the EMA weights must improve too"
+    assert hist["step_loss"] and hist["step_loss"][-1][0] == 150
+
+
+def test_fit_saves_calls_back_and_draws_sample_grids(digits, tmp_path):
+    x, y, xv, yv = digits
+    calls = []
+    tr = Trainer(TINY, tiny_config(epochs=2, sample_steps=2), device="cpu")
+    hist = tr.fit(x, y, xv, yv, checkpoint=tmp_path / "run.pt", progress=False,
+                  on_epoch_end=lambda t: calls.append(t.step))
+    assert calls == [10, 20]
+    assert load_checkpoint(tmp_path / "run.pt", KIND)["step"] == 20
+    grid = hist["samples"][-1]
+    assert len(hist["samples"]) == 2 and grid.shape == (40, 1, 28, 28) and grid.dtype == torch.uint8
+
+
+def test_fit_rejects_mismatched_data(digits):
+    x, y, _, _ = digits
+    tr = Trainer(TINY, tiny_config(), device="cpu")
+    with pytest.raises(ValueError, match="x must be"):
+        tr.fit(x[:, 0], y, progress=False)
+    with pytest.raises(ValueError, match="x must be"):
+        tr.fit(x, y[:-1], progress=False)
+
+
+@pytest.mark.parametrize("bad", [dict(loss_weighting="snr"), dict(epochs=0), dict(batch_size=-1), dict(lr=0)])
+def test_train_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        TrainConfig(**bad)
+
+
+def test_learning_rate_warms_up_then_decays():
+    tr = Trainer(TINY, tiny_config(lr=1e-3, warmup_steps=10, lr_final=0.1), device="cpu")
+    lrs = [tr.lr_at(k, 100) for k in range(100)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
+    assert all(a <= b for a, b in zip(lrs[:10], lrs[1:11])) and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert tr.lr_at(100, 100) == pytest.approx(1e-4)
+
+
+def test_min_snr_weighting_only_lowers_the_loss():
+    tr = Trainer(TINY, tiny_config(), device="cpu")
+    with torch.no_grad():
+        for p in tr.model.out[-1].parameters():
+            p.normal_(0, 0.1)
+    g = torch.Generator().manual_seed(0)
+    x0, noise = torch.rand((8, 1, 28, 28), generator=g) * 2 - 1, torch.randn((8, 1, 28, 28), generator=g)
+    t, y = torch.arange(0, 1000, 125), torch.arange(8)
+    with torch.no_grad():
+        plain = diffusion_loss(tr.model, tr.schedule, x0, y, t, noise, reduce=False)
+        weighted = diffusion_loss(tr.model, tr.schedule, x0, y, t, noise, "min_snr", 5.0, reduce=False)
+    assert plain.shape == (8,) and (weighted <= plain + 1e-6).all() and (weighted < plain).any()
+    by_t = loss_by_t(tr.model, tr.schedule, x0, y, [10, 500, 990], bf16=False)
+    assert by_t.shape == (3,) and torch.isfinite(by_t).all()
+
+
+# checkpoints ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def trained(digits, tmp_path_factory):
+    """A tiny trainer after 15 steps (1.5 epochs), saved to a full checkpoint."""
+    x, y, xv, yv = digits
+    tr = Trainer(TINY, tiny_config(epochs=3), device="cpu")
+    tr.fit(x, y, xv, yv, progress=False, stop_after_steps=15)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    tr.save(path)
+    return tr, path
+
+
+def test_checkpoint_round_trip(trained):
+    tr, path = trained
+    back = Trainer.load(path, device="cpu")
+    assert_same_state(tr, back)
+    assert back.step == 15 and back.elapsed == tr.elapsed
+    assert back.config == tr.config and back.model.config == tr.model.config
+    assert back.history["val_loss"] == tr.history["val_loss"] and back.history["epoch"] == [1.0]
+    ckpt = load_checkpoint(path, KIND)
+    assert {"config", "ema", "model", "optimizer", "step", "history", "meta"} <= ckpt.keys()
+    assert ckpt["meta"]["torch"] == str(torch.__version__)
+
+
+def test_load_applies_overrides(trained):
+    _, path = trained
+    assert Trainer.load(path, device="cpu", epochs=7).config.epochs == 7
+
+
+def test_slim_checkpoint_holds_only_what_sampling_needs(trained, tmp_path):
+    tr, _ = trained
+    path = tr.save(tmp_path / "slim.pt", slim=True, sampling={"guidance": 2.0})
+    ckpt = load_checkpoint(path, KIND)
+    assert "model" not in ckpt and "optimizer" not in ckpt and ckpt["sampling"] == {"guidance": 2.0}
+    assert os.path.getsize(path) < os.path.getsize(trained[1])
+    with pytest.raises(CheckpointError, match="lacks"):
+        Trainer.load(path, device="cpu")
+
+
+def test_resume_matches_the_uninterrupted_run(digits, tmp_path):
+    """Interrupted mid-epoch after 13 of 30 steps, saved, loaded and continued == one run of 30 steps."""
+    x, y, xv, yv = digits
+    whole = Trainer(TINY, tiny_config(epochs=3), device="cpu")
+    whole.fit(x, y, xv, yv, progress=False)
+
+    first = Trainer(TINY, tiny_config(epochs=3), device="cpu")
+    first.fit(x, y, xv, yv, progress=False, stop_after_steps=13)
+    assert first.step == 13
+    first.save(tmp_path / "half.pt")
+    del first
+    resumed = Trainer.load(tmp_path / "half.pt", device="cpu")
+    resumed.fit(x, y, xv, yv, progress=False)
+
+    assert whole.step == resumed.step == 30
+    assert_same_state(whole, resumed)
+    assert resumed.history["step"] == whole.history["step"] == [10, 20, 30]
+    assert resumed.history["val_loss"] == whole.history["val_loss"]
+
+
+def test_atomic_save_leaves_no_temp_files(trained, tmp_path):
+    tr, _ = trained
+    tr.save(tmp_path / "a.pt")
+    tr.save(tmp_path / "a.pt")                          # overwrite in place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pt"]
+
+
+def test_a_crash_while_saving_keeps_the_previous_checkpoint(trained, tmp_path, monkeypatch):
+    tr, _ = trained
+    path = tr.save(tmp_path / "a.pt")
+    good = path.read_bytes()
+
+    def crash(obj, f, *a, **k):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt("power cut")
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        tr.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pt"]
+    assert Trainer.load(path, device="cpu").step == tr.step
+
+
+# damaged and foreign files --------------------------------------------------------------------
+
+def test_truncated_checkpoint_raises(trained, tmp_path):
+    _, path = trained
+    bad = tmp_path / "truncated.pt"
+    data = path.read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated.pt"):
+        Trainer.load(bad, device="cpu")
+
+
+def test_random_bytes_raise(tmp_path):
+    bad = tmp_path / "noise.pt"
+    bad.write_bytes(os.urandom(4096))
+    with pytest.raises(CheckpointError, match="noise.pt"):
+        Trainer.load(bad, device="cpu")
+
+
+def test_empty_file_raises(tmp_path):
+    bad = tmp_path / "empty.pt"
+    bad.write_bytes(b"")
+    with pytest.raises(CheckpointError):
+        Trainer.load(bad, device="cpu")
+
+
+def test_plain_state_dict_is_foreign(trained, tmp_path):
+    tr, _ = trained
+    torch.save(tr.model.state_dict(), tmp_path / "weights.pt")
+    with pytest.raises(CheckpointError, match="not a 'diffusion-course/ddpm' checkpoint"):
+        Trainer.load(tmp_path / "weights.pt", device="cpu")
+
+
+def test_other_kinds_and_non_dicts_are_foreign(tmp_path):
+    torch.save({"kind": "diffusion-course/classifier", "config": {}}, tmp_path / "clf.pt")
+    with pytest.raises(CheckpointError, match="classifier"):
+        Trainer.load(tmp_path / "clf.pt", device="cpu")
+    torch.save([torch.zeros(3)], tmp_path / "list.pt")
+    with pytest.raises(CheckpointError, match="list"):
+        Trainer.load(tmp_path / "list.pt", device="cpu")
+
+
+def test_pickled_code_is_refused(tmp_path):
+    """weights_only=True: a checkpoint that needs arbitrary classes to unpickle is not loaded."""
+    torch.save({"kind": KIND, "config": TrainConfig()}, tmp_path / "pickle.pt")
+    with pytest.raises(CheckpointError, match="pickle.pt"):
+        Trainer.load(tmp_path / "pickle.pt", device="cpu")
+
+
+def test_missing_checkpoint_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.pt"):
+        Trainer.load(tmp_path / "nowhere.pt", device="cpu")
