@@ -14,7 +14,66 @@ from helpers.notebook import read_metrics
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 # notebook stem -> {metric: predicate}; every notebook must record at least one metric.
-EXPECT = {}
+EXPECT = {
+    "01_forward_diffusion": {
+        "cosine_t_destroyed": lambda v: 400 <= v <= 600,           # alpha_bar < 0.5 (SNR < 1)
+        "linear_t_destroyed": lambda v: 200 <= v <= 320,
+        "x_last_corr_with_x0": lambda v: abs(v) < 0.02,            # x_{T-1} carries no digit
+        "residual_std_sequential": lambda v: all(abs(s - 1) < 0.05 for s in v),
+        "residual_std_one_jump": lambda v: all(abs(s - 1) < 0.05 for s in v),
+        "mse_one_shot": lambda v: v[0] < 0.02,                     # little noise: one call suffices
+        "acc_reverse": lambda v: v[0] >= 0.9 and v[-1] <= 0.5,     # identity kept at low t, lost at T-1
+        "one_shot_extra_grey": lambda v: v > 0,                    # one call is blurrier than the reverse
+        "known_label_acc_reverse": lambda v: v[-1] >= 0.5,         # from pure noise, with the label
+    },
+    "02_unet": {
+        "params_total": lambda v: v > 100_000,
+        "val_loss_skips": lambda v: v < 0.5,
+        "skip_loss_ratio": lambda v: v > 1.5,                      # without skips: worse loss
+        "t_sweep_best_offset": lambda v: v <= 150,                 # eps is predicted best at the true t
+        "label_spread": lambda v: v[-1] > 2 * v[0],                # the label matters more at high t
+        "label_follow": lambda v: v[-1] > 0.5 and v[-1] > v[0] + 0.3,
+    },
+    "03_training": {
+        "untrained_val_loss": lambda v: 0.9 < v < 1.1,            # an untrained net scores like eps = 0
+        "eps_zero_loss": lambda v: abs(v - 1) < 0.01,
+        "val_loss_first": lambda v: v > 0.2,                       # ... and training brings it down:
+        "final_val_loss": lambda v: v < 0.2,
+        "hardest_t": lambda v: v < 250,                            # eps is hardest to predict at small t
+        "loss_by_t_shipped": lambda v: v[0] > 10 * v[-1],
+        "resume_exact": lambda v: v is True,                       # a reloaded checkpoint is the same model
+        "resume_to_step": lambda v: v >= 70,                       # ... and trains on
+        "accuracy_shipped": lambda v: v >= 0.8,
+        "final_grid_accuracy": lambda v: v >= 0.8,                 # quick mode shows the shipped model
+    },
+    "04_reverse_diffusion": {
+        "ddpm_x_t_start": lambda v: v <= 0.3,                      # x_T is noise: about chance
+        "ddpm_x_t_end": lambda v: v >= 0.8,                        # the finished digits are readable
+        "ddim_x_t_end": lambda v: v >= 0.8,
+        "ddpm_x_t_cross50": lambda v: v is not None and 0.5 < v < 1,   # the classifier reads x_t late ...
+        "ddpm_control_cross50": lambda v: v is not None and 0.5 < v < 1,   # ... as it reads noised real digits
+        "ddpm_x0_cross50": lambda v: v is not None and v < 0.5,    # ... but the prediction x0_hat early
+        "coarse_to_fine": lambda v: v is True,
+        "settle_low_xt": lambda v: v < 0.9,
+        "steps_accuracy": lambda d: d["ddim_20"] > d["ddim_1"] + 0.3 and d["dpm++_20"] >= 0.8,
+        "fewest_steps_98": lambda d: any(k is not None for k in d.values()),
+        "kid_real_vs_real": lambda v: abs(v) < 0.5,
+        "guidance_accuracy": lambda v: v[0] < 0.3 and v[-1] > v[0] + 0.3,   # w = 0 ignores the label
+        "guidance_diversity": lambda v: v[-1] < v[0],              # strong guidance: samples more alike
+    },
+    "05_clip_evaluation": {
+        "clip_score_per_digit": lambda v: len(v) == 10 and all(0 < s <= 100 for s in v),
+        "clip_score_margin": lambda v: v > 10,                     # the own digit's prompt scores highest
+        "zero_shot_accuracy": lambda v: v >= 0.7,
+        "classifier_accuracy": lambda v: v >= 0.7,
+        "agreement": lambda v: v >= 0.6,                           # CLIP and the classifier mostly agree
+        "rank_by_clip": lambda v: sorted(v) == list(range(10)),
+        "rank_by_classifier": lambda v: sorted(v) == list(range(10)),
+        "rerank_clip_best": lambda v: v > 0,
+        "rerank_weak_acc_best": lambda v: 0 <= v <= 1,
+        "kid_real_vs_real": lambda v: abs(v) < 0.5,
+    },
+}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
