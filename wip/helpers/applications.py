@@ -1,0 +1,439 @@
+"""What a trained digit model is good for (notebook 06) and the experiments of notebook 07.
+
+    slerp(z0, z1, w)                               # spherical interpolation of noise
+    sample_mixed(pipe, mix_weights(3, 8, ws), x_T)  # "hybrid" digits: mixed class embeddings
+    inpaint(model, schedule, x0, mask)              # RePaint (Lugmayr et al. 2022)
+    sdedit(model, schedule, x, t)                   # SDEdit (Meng et al. 2022): noise to t, then reverse
+    augmentation_experiment(...)                    # a classifier trained with / without generated digits
+    read_prompt(clip, prompt, prototypes)           # which digit does the course's CLIP read in a prompt?
+    text_to_digits(pipe, clip, prompt, prototypes)  # a prompt -> generated digits
+    equal_time_steps(configs, seconds, x, y)        # steps each U-Net gets in the same training time
+
+Images are (N, C, H, W) in [-1, 1] unless a name says ``01`` ([0, 1]). Masks are float (N, 1, H, W)
+with 1 where a pixel is known and 0 where it is hidden.
+"""
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .classifier import predict, train_classifier
+from .clip import clip_guided_sample, image_embeds, text_embeds
+from .experiments import reverse_from, snap_to_grid
+from .notebook import show_grid
+from .plots import figure_png, new_figure
+from .samplers import guided_eps, make_sampler, sample_loop
+from .train import Trainer, TrainConfig
+from .utils import unnormalize_to_zero_to_one
+
+# masks and image quality ----------------------------------------------------------------------
+
+MASKS = ("half", "box", "random")
+
+
+def make_mask(kind: str, n: int, size: int = 28, frac: float = 0.5, seed: int = 0) -> torch.Tensor:
+    """Float (n, 1, size, size): 1 = known, 0 = hidden. "half": the bottom half hidden; "box": a
+    centred square of side size // 2 hidden; "random": each pixel hidden with probability frac."""
+    if kind == "half":
+        mask = torch.ones(size, size)
+        mask[size // 2:] = 0
+    elif kind == "box":
+        a, b = size // 4, size // 4 + size // 2
+        mask = torch.ones(size, size)
+        mask[a:b, a:b] = 0
+    elif kind == "random":
+        if not 0 <= frac <= 1:
+            raise ValueError(f"frac must lie in [0, 1], got {frac}")
+        g = torch.Generator().manual_seed(seed)
+        return (torch.rand((n, 1, size, size), generator=g) >= frac).float()
+    else:
+        raise ValueError(f"unknown mask {kind!r}: choose one of {MASKS}")
+    return mask.expand(n, 1, size, size).clone()
+
+
+def psnr(x01: torch.Tensor, ref01: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image, 10 log10(1 / MSE) in dB, of images in [0, 1]. (N,)"""
+    if x01.shape != ref01.shape:
+        raise ValueError(f"psnr needs two equal shapes, got {tuple(x01.shape)} and {tuple(ref01.shape)}")
+    err = (x01.float() - ref01.float()).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(1 / err.clamp(min=1e-10))
+
+
+def hidden_mse(x01: torch.Tensor, ref01: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """MSE over the hidden pixels (mask == 0) only, per image. (N,)"""
+    hidden = (1 - mask).expand_as(x01)
+    return ((x01 - ref01).pow(2) * hidden).flatten(1).sum(1) / hidden.flatten(1).sum(1).clamp(min=1)
+
+
+def mean_fill(x: torch.Tensor, mask: torch.Tensor, mean_image: torch.Tensor) -> torch.Tensor:
+    """The baseline completion: known pixels kept, hidden ones set to the average training image."""
+    return mask * x + (1 - mask) * mean_image
+
+
+# interpolation and hybrids --------------------------------------------------------------------
+
+def slerp(a: torch.Tensor, b: torch.Tensor, w: float) -> torch.Tensor:
+    """Spherical interpolation between the items of two batches a, b (N, ...), item by item:
+    sin((1-w) theta) / sin(theta) a + sin(w theta) / sin(theta) b, theta the angle between them.
+    Gaussian noise lives near a sphere of radius sqrt(dim): slerp stays there, a straight line
+    (lerp) cuts inside it, where the model never saw any x_T."""
+    if a.shape != b.shape or a.dim() < 2:
+        raise ValueError(f"slerp needs two batches (N, ...) of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    fa, fb = a.flatten(1), b.flatten(1)
+    cos = (fa * fb).sum(1) / (fa.norm(dim=1) * fb.norm(dim=1)).clamp(min=1e-12)
+    theta = cos.clamp(-1, 1).acos()[:, None]
+    small = theta < 1e-4                                     # (almost) parallel: lerp is exact enough
+    s = theta.sin().clamp(min=1e-12)
+    wa = torch.where(small, torch.full_like(theta, 1 - w), ((1 - w) * theta).sin() / s)
+    wb = torch.where(small, torch.full_like(theta, w), (w * theta).sin() / s)
+    return (wa * fa + wb * fb).reshape(a.shape)
+
+
+def mix_weights(a: int, b: int, ws, num_classes: int = 10) -> torch.Tensor:
+    """Rows (1 - w) e_a + w e_b for each w in ws: (len(ws), num_classes) mixing weights."""
+    ws = torch.as_tensor(list(ws) if not isinstance(ws, (int, float)) else [ws], dtype=torch.float32)
+    eye = torch.eye(num_classes)
+    return (1 - ws)[:, None] * eye[a] + ws[:, None] * eye[b]
+
+
+class MixedClassUNet(nn.Module):
+    """A U-Net whose class embedding is a mixture of its digits' embeddings.
+
+    UNet.embed(t, y) = time_emb(t) + class_emb(y); here label i (0..M-1) stands for the embedding
+    sum_k weights[i, k] class_emb[k], and label M is the model's null label (for guidance). The wrapped
+    model is run unchanged: a forward hook swaps class_emb's output for the mixed rows.
+    weights: (M, num_classes). Label i = row i: with a one-hot row it is exactly the pure digit.
+    """
+
+    def __init__(self, model: nn.Module, weights: torch.Tensor):
+        super().__init__()
+        K = model.config.num_classes
+        if weights.dim() != 2 or weights.shape[1] != K:
+            raise ValueError(f"weights must be (M, {K}), got {tuple(weights.shape)}")
+        self.model, self.config = model, model.config
+        self.register_buffer("weights", weights.float())
+        self.null_label = len(weights)
+
+    def forward(self, x, t, y):
+        table = self.model.class_emb.weight                              # (K + 1, D), last row: null
+        with torch.autocast(x.device.type, enabled=False):                # exact float32 mixture
+            mixed = self.weights[y.clamp(max=self.null_label - 1)] @ table[:-1]
+        emb = torch.where((y == self.null_label)[:, None], table[-1].expand_as(mixed), mixed)
+        handle = self.model.class_emb.register_forward_hook(lambda m, i, out: emb.to(out.dtype))
+        try:
+            return self.model(x, t, torch.zeros_like(y))
+        finally:
+            handle.remove()
+
+
+@torch.no_grad()
+def sample_mixed(pipe, weights: torch.Tensor, x_T: torch.Tensor, steps: int = 50,
+                 guidance: "float | None" = None, sampler: str = "ddim", generator=None) -> torch.Tensor:
+    """One image per row of weights (N, num_classes), from noise x_T (N, C, H, W): the class
+    embedding is the weighted mixture (see MixedClassUNet). Returns (N, C, H, W) in [0, 1]."""
+    model = MixedClassUNet(pipe.model, weights.to(pipe.device))
+    smp = make_sampler(sampler, pipe.schedule, steps)
+    y = torch.arange(len(weights))
+    x, _ = sample_loop(model, smp, y, x_T, pipe.guidance if guidance is None else guidance, generator)
+    return unnormalize_to_zero_to_one(x).cpu()
+
+
+# inpainting -----------------------------------------------------------------------------------
+
+@torch.no_grad()
+def inpaint(model, schedule, x0: torch.Tensor, mask: torch.Tensor, y: "torch.Tensor | None" = None,
+            steps: int = 25, resample: int = 3, guidance: float = 1.0, sampler: str = "ddpm",
+            seed: int = 0, progress: bool = False) -> torch.Tensor:
+    """RePaint (Lugmayr et al. 2022): fill the hidden pixels (mask == 0) of x0 (N, C, H, W) in [-1, 1].
+
+    At each reverse step t -> t_prev: the model's step gives x_{t_prev} for the hidden region, the
+    real image noised to t_prev (schedule.add_noise) gives the known region. That step is done
+    `resample` times; between two tries x_{t_prev} is noised back to t with q(x_t | x_{t_prev}),
+    so the generated region gets to adapt to the known one. The last step pastes x0 itself, so the
+    known pixels come out exactly. y: labels (N,) or None (the null label: the model is not told
+    the digit). Returns (N, C, H, W) in [-1, 1]. Model calls: steps * resample.
+    """
+    if sampler == "dpm++":
+        raise ValueError("inpaint needs a one-step sampler ('ddpm' or 'ddim'): dpm++ keeps history")
+    if resample < 1:
+        raise ValueError(f"resample must be >= 1, got {resample}")
+    device = next(model.parameters()).device
+    g = torch.Generator().manual_seed(seed)
+    y = torch.full((len(x0),), model.null_label, dtype=torch.long) if y is None else y
+    x0, mask, y = x0.to(device), mask.to(device), y.to(device)
+    smp = make_sampler(sampler, schedule, steps)
+    x = torch.randn(x0.shape, generator=g).to(device)
+    for t in tqdm(smp.timesteps.tolist(), desc="inpainting", disable=not progress, leave=False):
+        t_prev = smp.prev_timestep(t)
+        for r in range(resample):
+            x_prev = smp.step(guided_eps(model, x, t, y, guidance), t, x, g).prev_sample
+            known = x0 if t_prev < 0 else schedule.add_noise(x0, torch.randn(x0.shape, generator=g).to(device), t_prev)
+            x_prev = mask * known + (1 - mask) * x_prev
+            if r == resample - 1 or t_prev < 0:
+                break
+            a = schedule.alpha_bar_at(t, x) / schedule.alpha_bar_at(t_prev, x)   # jump back t_prev -> t
+            x = a.sqrt() * x_prev + (1 - a).sqrt() * torch.randn(x0.shape, generator=g).to(device)
+        x = x_prev
+    return x.clamp(-1, 1).cpu()
+
+
+# restoration (SDEdit) -------------------------------------------------------------------------
+
+def add_pixel_noise(x01: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
+    """The degradation: Gaussian noise of std sigma (in [0, 1] pixel units), clipped to [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    return (x01 + sigma * torch.randn(x01.shape, generator=g)).clamp(0, 1)
+
+
+def matching_t(schedule, sigma: float) -> int:
+    """First t at which the diffusion noise matches pixel noise of std sigma in [0, 1] units:
+    x_t / sqrt(alpha_bar) = x0 + sqrt((1 - alpha_bar) / alpha_bar) eps, and sigma is 2 sigma in [-1, 1]."""
+    ratio = (1 - schedule.alpha_bar) / schedule.alpha_bar
+    return int((ratio >= (2 * sigma) ** 2).nonzero()[0])
+
+
+def sdedit(model, schedule, x: torch.Tensor, t: int, y: "torch.Tensor | None" = None, steps: int = 50,
+           seed: int = 0):
+    """SDEdit (Meng et al. 2022): noise x (N, C, H, W) in [-1, 1] to timestep t (snapped to the
+    `steps`-step DDIM grid), then run the deterministic reverse process to t = 0. y None: the null
+    label. Returns (x0 (N, C, H, W) in [-1, 1], the t used)."""
+    t = snap_to_grid([t], make_sampler("ddim", schedule, steps).timesteps)[0]
+    y = torch.full((len(x),), model.null_label, dtype=torch.long) if y is None else y
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
+    x_t = schedule.add_noise(x, noise, torch.full((len(x),), t))
+    return reverse_from(model, schedule, x_t, t, y, steps), t
+
+
+def restoration_curve(model, schedule, clean01, degraded01, y, ts, classifier, steps: int = 50,
+                      conditional: bool = False, progress: bool = True) -> dict:
+    """SDEdit from each t in ts: PSNR to the clean images and classifier accuracy (true labels y).
+
+    The first entry (t = None) is the degraded input itself. conditional: tell the model y.
+    Returns {"t": [...], "psnr": [...], "accuracy": [...], "images": {t: (N, C, H, W) in [0, 1]}}.
+    """
+    out = {"t": [None], "psnr": [psnr(degraded01, clean01).mean().item()],
+           "accuracy": [(predict(classifier, degraded01)[0].argmax(1) == y).float().mean().item()],
+           "images": {None: degraded01}}
+    x = degraded01 * 2 - 1
+    for t in tqdm(ts, desc="SDEdit", disable=not progress):
+        x0, t_used = sdedit(model, schedule, x, t, y if conditional else None, steps)
+        x01 = unnormalize_to_zero_to_one(x0)
+        out["t"].append(t_used)
+        out["psnr"].append(psnr(x01, clean01).mean().item())
+        out["accuracy"].append((predict(classifier, x01)[0].argmax(1) == y).float().mean().item())
+        out["images"][t_used] = x01
+    return out
+
+
+# data augmentation ----------------------------------------------------------------------------
+
+def balanced_subset(y: torch.Tensor, per_class: int, seed: int = 0, num_classes: int = 10) -> torch.Tensor:
+    """Indices of per_class random examples of each class (a random draw, never a slice)."""
+    g = torch.Generator().manual_seed(seed)
+    idx = []
+    for c in range(num_classes):
+        pool = (y == c).nonzero().flatten()
+        if len(pool) < per_class:
+            raise ValueError(f"class {c} has {len(pool)} examples, fewer than per_class={per_class}")
+        idx.append(pool[torch.randperm(len(pool), generator=g)[:per_class]])
+    return torch.cat(idx)
+
+
+def train_and_test(x01, y, x_test01, y_test, steps: int, seed: int, batch_size: int = 64) -> float:
+    """Train the course classifier for about `steps` steps on (x01, y), return its test accuracy."""
+    bs = min(batch_size, len(x01))
+    epochs = max(1, math.ceil(steps / (len(x01) // bs)))
+    model = train_classifier(x01, y, epochs=epochs, batch_size=bs, seed=seed, progress=False)
+    return (predict(model, x_test01)[0].argmax(1) == y_test).float().mean().item()
+
+
+def augmentation_experiment(x01, y, gen01, gen_y, x_test01, y_test, per_class=(10, 50, 200),
+                            seeds=(0, 1, 2), steps: int = 200, progress: bool = True) -> dict:
+    """Test accuracy of classifiers trained on per_class real images of each digit, alone ("real")
+    or with all the generated ones (gen01, gen_y) added ("real+gen"), for every seed (which picks
+    the real subset and the classifier's initial weights). Every run takes the same number of steps.
+
+    Returns {"per_class": [...], "real": [[acc per seed] per n], "real+gen": [...], "gen only": [acc per seed]}.
+    """
+    out = {"per_class": list(per_class), "real": [], "real+gen": []}
+    bar = tqdm(total=len(per_class) * len(seeds) * 2 + len(seeds), desc="classifiers", disable=not progress)
+    for n in per_class:
+        accs = {"real": [], "real+gen": []}
+        for s in seeds:
+            idx = balanced_subset(y, n, seed=s)
+            accs["real"].append(train_and_test(x01[idx], y[idx], x_test01, y_test, steps, s))
+            bar.update(1)
+            accs["real+gen"].append(train_and_test(torch.cat([x01[idx], gen01]), torch.cat([y[idx], gen_y]),
+                                                   x_test01, y_test, steps, s))
+            bar.update(1)
+        for k, v in accs.items():
+            out[k].append(v)
+    out["gen only"] = []
+    for s in seeds:
+        out["gen only"].append(train_and_test(gen01, gen_y, x_test01, y_test, steps, s))
+        bar.update(1)
+    bar.close()
+    return out
+
+
+def mean_spread(values) -> tuple:
+    """(mean, sample standard deviation) of a list of numbers (spread 0 for one value)."""
+    v = torch.tensor(values, dtype=torch.float64)
+    return v.mean().item(), (v.std().item() if len(v) > 1 else 0.0)
+
+
+# text to digit with the course's CLIP ---------------------------------------------------------
+
+@torch.no_grad()
+def digit_prototypes(clip, x01: torch.Tensor, y: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """(num_classes, D) unit-norm mean CLIP image embedding of each digit's images x01 (N, 1, H, W)."""
+    e = image_embeds(clip, x01).cpu()
+    return F.normalize(torch.stack([e[y == c].mean(0) for c in range(num_classes)]), dim=-1)
+
+
+@torch.no_grad()
+def read_prompt(clip, prompts, prototypes: torch.Tensor) -> torch.Tensor:
+    """Which digit does CLIP see in each prompt? Softmax over digits of logit_scale x cosine between
+    the prompt's text embedding and each digit's image prototype (digit_prototypes): the same
+    image-text similarity CLIP was trained on. prompts: a string or a list of M strings.
+    Returns probabilities (M, num_classes); .argmax(1) is the digit it reads."""
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    return (clip.logit_scale * text_embeds(clip, prompts).cpu() @ prototypes.T).softmax(-1)
+
+
+def unknown_words(clip, prompt: str) -> list:
+    """The words of prompt that CLIP's word-level tokenizer does not know (they read as [UNK])."""
+    tok = clip.tokenizer
+    if tok.unk_token is None or type(tok.backend_tokenizer.model).__name__ != "WordLevel":
+        return []                                      # sub-word tokenizers (OpenAI's BPE) know every word
+    words = tok.backend_tokenizer.pre_tokenizer.pre_tokenize_str(tok.backend_tokenizer.normalizer.normalize_str(prompt))
+    return [w for w, _ in words if tok.convert_tokens_to_ids(w) == tok.unk_token_id]
+
+
+def text_to_digits(pipe, clip, prompt: str, prototypes: torch.Tensor, n: int = 4, steps: int = 25,
+                   clip_scale: float = 0.0, seed: int = 0):
+    """A prompt -> n generated digits: CLIP reads the digit (read_prompt), the diffusion model draws
+    it; clip_scale > 0 also steers every step towards the prompt itself (helpers.clip.clip_guidance).
+    Returns (images (n, 1, 28, 28) in [0, 1], digit read, its probabilities (10,))."""
+    probs = read_prompt(clip, prompt, prototypes)[0]
+    digit = int(probs.argmax())
+    g = torch.Generator().manual_seed(seed)
+    if clip_scale:
+        x = clip_guided_sample(pipe, clip, [digit] * n, [prompt] * n, clip_scale, steps, generator=g)
+    else:
+        x = pipe.sample([digit] * n, steps=steps, generator=g)
+    return x, digit, probs
+
+
+# attention at equal training time -------------------------------------------------------------
+
+def seconds_per_step(configs: dict, x, y, batch_size: int = 64, probe_steps: int = 3, rounds: int = 3) -> dict:
+    """Training-step time of each {name: UNetConfig}: the fastest of `rounds` interleaved
+    measurements, so that a burst of other work on the machine (which only ever slows a step down)
+    hits no configuration more than another. Returns {name: seconds}."""
+    trainers = {k: Trainer(c, TrainConfig(batch_size=batch_size, sample_steps=0, max_steps=10 ** 9))
+                for k, c in configs.items()}
+    times = {k: [] for k in configs}
+    for k, tr in trainers.items():                          # warm-up (allocations, first calls)
+        tr.fit(x, y, progress=False, stop_after_steps=1)
+    for _ in range(rounds):
+        for k, tr in trainers.items():
+            t0 = time.perf_counter()
+            tr.fit(x, y, progress=False, stop_after_steps=probe_steps)
+            times[k].append((time.perf_counter() - t0) / probe_steps)
+    return {k: min(v) for k, v in times.items()}
+
+
+def equal_time_steps(configs: dict, seconds: float, x, y, batch_size: int = 64, **probe_kw) -> dict:
+    """Training steps that fill `seconds` for each {name: UNetConfig}, from seconds_per_step.
+    Returns {name: (steps, seconds per step)}."""
+    sps = seconds_per_step(configs, x, y, batch_size, **probe_kw)
+    return {k: (max(1, int(seconds / s)), s) for k, s in sps.items()}
+
+
+@torch.no_grad()
+def sampling_ms_per_image(model, n: int = 100, repeats: int = 3) -> float:
+    """Time of one network evaluation per image, in ms, for a batch of n (bf16 autocast): the fastest
+    of `repeats` runs (interference from other work only ever adds time)."""
+    cfg = model.config
+    x = torch.randn(n, cfg.in_channels, cfg.image_size, cfg.image_size)
+    y = torch.arange(n) % cfg.num_classes
+    guided_eps(model, x, 500, y, 1.0)
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        guided_eps(model, x, 500, y, 1.0)
+        ts.append((time.perf_counter() - t0) / n * 1000)
+    return min(ts)
+
+
+# widgets (they need a running kernel; each cell also draws a static figure) -------------------
+
+def grid_png(x01: torch.Tensor, nrow: int, title: str = "", col_labels=None) -> bytes:
+    """A PNG of an image grid (N, C, H, W) in [0, 1], for an ipywidgets.Image."""
+    rows = -(-len(x01) // nrow)
+    fig, (ax,) = new_figure(0.55 * nrow + 0.4, 0.55 * rows + 0.6)
+    show_grid(x01, nrow=nrow, ax=ax, title=title, col_labels=col_labels)
+    return figure_png(fig)
+
+
+def hybrid_picker(pipe, n: int = 6, steps: int = 25, seed: int = 0):
+    """Two digit pickers and a mix slider: n samples conditioned on (1 - w) emb(a) + w emb(b), same noise."""
+    import ipywidgets as W
+    a = W.Dropdown(options=list(range(10)), value=3, description="digit a")
+    b = W.Dropdown(options=list(range(10)), value=8, description="digit b")
+    w = W.FloatSlider(value=0.5, min=0, max=1, step=0.05, description="mix w", continuous_update=False)
+    image = W.Image(format="png")
+    x_T = pipe.noise(n, torch.Generator().manual_seed(seed))
+
+    def render(change=None):
+        x = sample_mixed(pipe, mix_weights(a.value, b.value, [w.value] * n), x_T, steps)
+        image.value = grid_png(x, n, f"{1 - w.value:.2f} x '{a.value}' + {w.value:.2f} x '{b.value}'")
+
+    for widget in (a, b, w):
+        widget.observe(render, names="value")
+    render()
+    return W.VBox([W.HBox([a, b]), w, image])
+
+
+def guidance_slider(pipe, per_digit: int = 2, steps: int = 25, seed: int = 0, max_scale: float = 8.0):
+    """A slider over the classifier-free guidance scale; the same noise for every digit at each scale."""
+    import ipywidgets as W
+    y = torch.arange(10).repeat(per_digit)
+    x_T = pipe.noise(len(y), torch.Generator().manual_seed(seed))
+    w = W.FloatSlider(value=1.0, min=0, max=max_scale, step=0.25, description="guidance",
+                      continuous_update=False)
+    image = W.Image(format="png")
+
+    def render(change=None):
+        x = pipe.sample(y, steps=steps, guidance=w.value, x_T=x_T)
+        image.value = grid_png(x, 10, f"guidance scale {w.value:g}", col_labels=[str(d) for d in range(10)])
+
+    w.observe(render, names="value")
+    render()
+    return W.VBox([w, image])
+
+
+def prompt_box(pipe, clip, prototypes: torch.Tensor, steps: int = 25, clip_scale: float = 0.0, seed: int = 0,
+               value: str = "a handwritten 4"):
+    """A text box (press Enter) and a count slider: CLIP reads the digit, the model draws it."""
+    import ipywidgets as W
+    text = W.Text(value=value, description="prompt", continuous_update=False, layout=W.Layout(width="60%"))
+    count = W.IntSlider(value=4, min=1, max=10, description="how many", continuous_update=False)
+    readout = W.HTML()
+    image = W.Image(format="png")
+
+    def render(change=None):
+        x, digit, probs = text_to_digits(pipe, clip, text.value, prototypes, count.value, steps, clip_scale, seed)
+        unk = unknown_words(clip, text.value)
+        readout.value = (f"CLIP reads <b>{digit}</b> (p = {probs[digit]:.2f})"
+                         + (f"; words it does not know: <i>{', '.join(unk)}</i>" if unk else ""))
+        image.value = grid_png(x, count.value, f"{text.value!r} -> {digit}")
+
+    text.observe(render, names="value")
+    count.observe(render, names="value")
+    render()
+    return W.VBox([text, count, readout, image])
