@@ -10,6 +10,7 @@ Image tensors are (N, C, H, W) in [0, 1] unless a name says otherwise.
 """
 import io
 import math
+import re
 
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -244,7 +245,19 @@ def animation_scrubber(frames, titles=None, nrow: int = 8, interval: int = 200, 
     anim = FuncAnimation(fig, update, frames=len(grids), interval=interval, blit=False)
     with mpl.rc_context({"animation.embed_limit": embed_limit_mb}):
         html = anim.to_jshtml(default_mode="once")
-    return HTML(html)
+    return HTML(offline_buttons(html))
+
+
+# matplotlib's player draws its buttons with Font Awesome from a CDN: offline they come out blank.
+_GLYPHS = {"fa-minus": "\u2212", "fa-fast-backward": "\u23EE", "fa-step-backward": "\u23F4\u2009|",
+           "fa-play fa-flip-horizontal": "\u25C0", "fa-pause": "\u23F8", "fa-play": "\u25B6",
+           "fa-step-forward": "|\u2009\u23F5", "fa-fast-forward": "\u23ED", "fa-plus": "+"}
+
+
+def offline_buttons(html: str) -> str:
+    """to_jshtml output with the CDN stylesheet removed and each icon replaced by a Unicode glyph."""
+    html = re.sub(r'<link rel="stylesheet"\s+href="[^"]*font-awesome[^"]*">', "", html)
+    return re.sub(r'<i class="fa ([^"]+)"></i>', lambda m: _GLYPHS.get(m.group(1), m.group(1)), html)
 
 
 def trajectory_frames(traj, which: str = "x_t", max_images: int = 16, every: int = 1):

@@ -183,6 +183,9 @@ def test_animation_scrubber_embeds_one_png_per_frame(schedule):
     html = plots.animation_scrubber(frames, titles, nrow=3, curve=(range(50), schedule.alpha_bar, "ab"),
                                     frame_x=[0, 25, 49]).data
     assert html.count("data:image/png;base64") == 3 and "<input" in html
+    # offline: no CDN stylesheet, every button labelled with a glyph rather than a Font Awesome icon
+    assert "font-awesome" not in html and 'class="fa ' not in html
+    assert html.count("<button") == 9 and "\u25B6" in html and "\u23F8" in html
     grids = plots.animation_scrubber([torch.rand(10, 12), torch.rand(10, 12)]).data
     assert grids.count("data:image/png;base64") == 2
     with pytest.raises(ValueError, match="titles"):
