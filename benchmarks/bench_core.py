@@ -1,8 +1,8 @@
-"""Core benchmark (issue 2): training and sampling throughput on this machine, fp32 against bf16
-autocast in the same run, and generated-digit accuracy after 2, 5 and 10 minutes of training.
+"""Core benchmark: training and sampling throughput on this machine, fp32 against bf16 autocast in
+the same run. Accuracy after 2, 5, 10 (and 20) minutes of training from scratch is measured by
+bench_recipes.py (its "ours" rows), beside the textbook recipe.
 
-    python benchmarks/bench_core.py                 # everything (~20 min on 2 cores)
-    python benchmarks/bench_core.py --skip-quality  # throughput only (~1 min)
+    python benchmarks/bench_core.py                 # about a minute on 2 cores
 
 Prints a table; figures are ratios measured in one run where possible (shared machines are noisy).
 """
@@ -12,8 +12,7 @@ import time
 
 import torch
 
-from helpers import Trainer, TrainConfig, UNet, UNetConfig, mnist_tensors
-from helpers.evaluate import evaluate_samples
+from helpers import UNet, UNetConfig
 from helpers.pipeline import Pipeline
 from helpers.schedule import NoiseSchedule
 from helpers.train import diffusion_loss
@@ -46,26 +45,8 @@ def sample_throughput(pipe: Pipeline, bf16: bool, n: int = 100, steps: int = 50,
     return n / (time.perf_counter() - t0)
 
 
-def quality_over_time(budgets=(2, 5, 10), n_per_digit=100, guidance=1.0):
-    x, y = mnist_tensors("train")
-    trainer = Trainer(UNetConfig(), TrainConfig(max_minutes=budgets[-1], epochs=100, sample_steps=0))
-    rows = []
-    for minutes in budgets:
-        trainer.config.max_minutes = minutes
-        trainer.fit(x, y, progress=False)
-        pipe = Pipeline(trainer.ema, trainer.schedule, guidance)
-        labels = torch.arange(10).repeat_interleave(n_per_digit)
-        imgs = pipe.sample(labels, steps=50, generator=torch.Generator().manual_seed(0))
-        r = evaluate_samples(imgs, labels)
-        rows.append((minutes, trainer.step * trainer.config.batch_size, r["accuracy"], r["kid"],
-                     r["fd"], r["fd_real"]))
-    return rows
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--skip-quality", action="store_true")
-    args = ap.parse_args()
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     cfg = UNetConfig()
     fp32, bf16 = train_throughput(cfg, False), train_throughput(cfg, True)
@@ -79,11 +60,6 @@ def main():
         print(f"| fp32 | {s32:.1f} |\n| bf16 autocast | {s16:.1f} |\n| ratio bf16 / fp32 | {s16 / s32:.2f} |")
     except FileNotFoundError as e:
         print(f"(sampling skipped: {e})")
-    if not args.skip_quality:
-        print("\n| minutes of training | images seen | accuracy | KID | Fréchet (n=1000) | real-vs-real Fréchet |")
-        print("|---|---|---|---|---|---|")
-        for m, seen, acc, kid, fd, fdr in quality_over_time():
-            print(f"| {m} | {seen} | {acc:.3f} | {kid:.4f} | {fd:.1f} | {fdr:.1f} |")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
    tests/fixtures/jshtml_animation.ipynb graded by helpers.grade, and the committed notebooks 01
    and 04 when they exist.
 2. In JupyterLab, moving an ipywidgets slider redraws the image it drives and its readout:
-   tests/fixtures/slider.ipynb, and notebooks/01_forward_diffusion.ipynb when it exists.
+   tests/fixtures/slider.ipynb, notebooks/01_forward_diffusion.ipynb (forward process) and
+   notebooks/04_reverse_diffusion.ipynb (reverse trajectory) when they exist.
 
 Needs `apt-get install -y chromium chromium-driver` and `pip install playwright` (never
 `playwright install`: the test uses Debian's /usr/bin/chromium); skipped without them.
@@ -37,7 +38,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LAB_START_S = 120      # JupyterLab answering its REST API
-RUN_CELLS_S = {"fixture": 90, "notebook 01": 240}  # running the cells up to the slider
+RUN_CELLS_S = {"fixture": 90, "notebook 01": 240, "notebook 04": 240}  # running the cells up to the slider
 REDRAW_S = 30          # a slider move until the new image is shown
 
 
@@ -126,6 +127,8 @@ def test_exported_scrubber_changes_frames_without_a_kernel(browser, tmp_path, so
             wait_until(lambda: img.get_attribute("src"), 10, f"scrubber {k}'s first frame")
             src_0, shot_0 = img.get_attribute("src"), img.screenshot()
             assert int(slider.get_attribute("max")) >= 1, f"scrubber {k} has a single frame"
+            blank = [b.get_attribute("title") for b in anim.locator("button").all() if not b.inner_text().strip()]
+            assert not blank, f"scrubber {k}'s buttons {blank} show nothing offline (icon font from a CDN?)"
 
             anim.locator("button[title='Next frame']").click()
             wait_until(lambda: img.get_attribute("src") != src_0, 10, "the next frame")
@@ -230,10 +233,13 @@ def _shutdown(proc: subprocess.Popen, base: str, token: str):
 def _slider_notebook(root: Path, which: str) -> str:
     """Copy the notebook into the server's folder without its stored outputs and widget state
     (a restored, kernel-less slider must not stand in for the live one)."""
-    path = FIXTURES / "slider.ipynb" if which == "fixture" else \
-        ROOT / "notebooks" / "01_forward_diffusion.ipynb"
-    if not path.exists():
-        pytest.skip(f"notebooks/{path.name} does not exist yet")
+    if which == "fixture":
+        path = FIXTURES / "slider.ipynb"
+    else:
+        found = sorted((ROOT / "notebooks").glob(f"{which.split()[-1]}_*.ipynb"))
+        if not found:
+            pytest.skip(f"the {which} does not exist yet")
+        path = found[0]
     nb = json.loads(path.read_text())
     nb["metadata"].pop("widgets", None)
     for cell in nb["cells"]:
@@ -338,7 +344,7 @@ def drive_slider(browser, base: str, token: str, name: str, cell_index: int, run
         context.close()
 
 
-@pytest.mark.parametrize("which", ["fixture", "notebook 01"])
+@pytest.mark.parametrize("which", ["fixture", "notebook 01", "notebook 04"])
 def test_moving_the_slider_redraws_the_image_in_jupyterlab(browser, jupyterlab, which):
     base, token, root = jupyterlab
     name = _slider_notebook(root, which)

@@ -15,6 +15,7 @@ cache if someone put it there, downloaded only when asked (``download=True``), a
 ``DatasetUnavailable`` says what to do. The cache is ~/.cache/diffusion-course (or $COURSE_CACHE).
 """
 import gzip
+import math
 import os
 import shutil
 from functools import lru_cache
@@ -37,6 +38,7 @@ CLASS_NAMES = {
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion": (1, 28, 28), "cifar10": (3, 32, 32)}
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 APT_INSTALL = "apt-get install -y dataset-fashion-mnist"
+MAX_STEPS_PER_S = 10             # an upper bound for the progress bar of a time-budgeted run
 FASHION_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -119,12 +121,17 @@ def load_dataset(name: str = "mnist", split: str = "train", root: "str | Path | 
 def train_small(x, y, x_val=None, y_val=None, minutes: "float | None" = 2.0, max_steps: "int | None" = None,
                 base: int = 32, mults=(1, 2, 2), batch_size: int = 64, seed: int = 0, progress: bool = True) -> Trainer:
     """A small class-conditional U-Net for images x (N, C, H, W) in [-1, 1] with labels y (N,) in 0..9
-    (its size and channels taken from x), trained with the course's Trainer for `minutes` of training time or max_steps
-    steps (EMA decay 0.995: a short run needs a short memory). Returns the Trainer."""
+    (its size and channels taken from x), trained with the course's Trainer for `minutes` of
+    training time or `max_steps` steps, whichever ends first (EMA decay 0.995: a short run needs a
+    short memory). Returns the Trainer."""
     _, C, H, W = x.shape
     if H != W:
         raise ValueError(f"images must be square, got {H}x{W}")
-    cfg = TrainConfig(epochs=10 ** 6, max_minutes=minutes, max_steps=max_steps, batch_size=batch_size,
+    if minutes is None and max_steps is None:
+        raise ValueError("give a time budget (minutes) or a step budget (max_steps)")
+    steps_per_epoch = max(1, len(x) // batch_size)
+    upper = max_steps if max_steps is not None else math.ceil(minutes * 60 * MAX_STEPS_PER_S)
+    cfg = TrainConfig(epochs=(upper + 0.5) / steps_per_epoch, max_minutes=minutes, max_steps=max_steps, batch_size=batch_size,
                       warmup_steps=100 if max_steps is None else min(100, max_steps // 5), ema_decay=0.995,
                       sample_steps=0, val_size=1000, seed=seed)
     trainer = Trainer(UNetConfig(image_size=H, in_channels=C, base=base, mults=tuple(mults)), cfg)
