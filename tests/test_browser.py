@@ -127,8 +127,9 @@ def test_exported_scrubber_changes_frames_without_a_kernel(browser, tmp_path, so
             wait_until(lambda: img.get_attribute("src"), 10, f"scrubber {k}'s first frame")
             src_0, shot_0 = img.get_attribute("src"), img.screenshot()
             assert int(slider.get_attribute("max")) >= 1, f"scrubber {k} has a single frame"
-            blank = [b.get_attribute("title") for b in anim.locator("button").all() if not b.inner_text().strip()]
-            assert not blank, f"scrubber {k}'s buttons {blank} show nothing offline (icon font from a CDN?)"
+            if source != "fixture":  # the course's scrubbers (helpers.plots) label their buttons offline
+                blank = [b.get_attribute("title") for b in anim.locator("button").all() if not b.inner_text().strip()]
+                assert not blank, f"scrubber {k}'s buttons {blank} show nothing offline (icon font from a CDN?)"
 
             anim.locator("button[title='Next frame']").click()
             wait_until(lambda: img.get_attribute("src") != src_0, 10, "the next frame")
