@@ -20,11 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .classifier import predict, train_classifier
+from .classifier import train_classifier
 from .clip import clip_guided_sample, image_embeds, text_embeds
-from .experiments import reverse_from, snap_to_grid
-from .notebook import show_grid
-from .plots import figure_png, new_figure
+from .experiments import classifier_accuracy, reverse_from, snap_to_grid
+from .plots import figure_png, grid_figure
 from .samplers import guided_eps, make_sampler, sample_loop
 from .train import Trainer, TrainConfig
 from .utils import unnormalize_to_zero_to_one
@@ -215,7 +214,7 @@ def restoration_curve(model, schedule, clean01, degraded01, y, ts, classifier, s
     Returns {"t": [...], "psnr": [...], "accuracy": [...], "images": {t: (N, C, H, W) in [0, 1]}}.
     """
     out = {"t": [None], "psnr": [psnr(degraded01, clean01).mean().item()],
-           "accuracy": [(predict(classifier, degraded01)[0].argmax(1) == y).float().mean().item()],
+           "accuracy": [classifier_accuracy(classifier, degraded01, y)],
            "images": {None: degraded01}}
     x = degraded01 * 2 - 1
     for t in tqdm(ts, desc="SDEdit", disable=not progress):
@@ -223,7 +222,7 @@ def restoration_curve(model, schedule, clean01, degraded01, y, ts, classifier, s
         x01 = unnormalize_to_zero_to_one(x0)
         out["t"].append(t_used)
         out["psnr"].append(psnr(x01, clean01).mean().item())
-        out["accuracy"].append((predict(classifier, x01)[0].argmax(1) == y).float().mean().item())
+        out["accuracy"].append(classifier_accuracy(classifier, x01, y))
         out["images"][t_used] = x01
     return out
 
@@ -247,7 +246,7 @@ def train_and_test(x01, y, x_test01, y_test, steps: int, seed: int, batch_size: 
     bs = min(batch_size, len(x01))
     epochs = max(1, math.ceil(steps / (len(x01) // bs)))
     model = train_classifier(x01, y, epochs=epochs, batch_size=bs, seed=seed, progress=False)
-    return (predict(model, x_test01)[0].argmax(1) == y_test).float().mean().item()
+    return classifier_accuracy(model, x_test01, y_test)
 
 
 def augmentation_experiment(x01, y, gen01, gen_y, x_test01, y_test, per_class=(10, 50, 200),
@@ -374,10 +373,7 @@ def sampling_ms_per_image(model, n: int = 100, repeats: int = 3) -> float:
 
 def grid_png(x01: torch.Tensor, nrow: int, title: str = "", col_labels=None) -> bytes:
     """A PNG of an image grid (N, C, H, W) in [0, 1], for an ipywidgets.Image."""
-    rows = -(-len(x01) // nrow)
-    fig, (ax,) = new_figure(0.55 * nrow + 0.4, 0.55 * rows + 0.6)
-    show_grid(x01, nrow=nrow, ax=ax, title=title, col_labels=col_labels)
-    return figure_png(fig)
+    return figure_png(grid_figure(x01, nrow, title=title, col_labels=col_labels).figure)
 
 
 def hybrid_picker(pipe, n: int = 6, steps: int = 25, seed: int = 0):
