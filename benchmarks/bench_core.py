@@ -3,6 +3,7 @@ the same run. Accuracy after 2, 5, 10 (and 20) minutes of training from scratch 
 bench_recipes.py (its "ours" rows), beside the textbook recipe.
 
     python benchmarks/bench_core.py                 # about a minute on 2 cores
+    python benchmarks/bench_core.py --compile       # + eager vs torch.compile vs channels_last
 
 Prints a table; figures are ratios measured in one run where possible (shared machines are noisy).
 """
@@ -12,21 +13,22 @@ import time
 
 import torch
 
-from helpers import UNet, UNetConfig
+from helpers import UNet
 from helpers.pipeline import Pipeline
 from helpers.schedule import NoiseSchedule
 from helpers.train import diffusion_loss
 from helpers.utils import autocast
 
 
-def train_throughput(cfg: UNetConfig, bf16: bool, batch: int = 128, steps: int = 8) -> float:
-    """Training images/s of the U-Net (forward + backward + AdamW), after 2 warm-up steps."""
+def train_throughput(model, bf16: bool, batch: int = 128, steps: int = 8):
+    """Training images/s of a U-Net (forward + backward + AdamW) after 2 warm-up steps, and the seconds
+    those 2 steps took (where torch.compile compiles)."""
     torch.manual_seed(0)
-    model, schedule = UNet(cfg), NoiseSchedule()
+    schedule, cpu = NoiseSchedule(), torch.device("cpu")
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
-    x = torch.randn(batch, cfg.in_channels, cfg.image_size, cfg.image_size)
+    x = torch.randn(batch, 1, 28, 28)
     y, t = torch.randint(0, 10, (batch,)), torch.randint(0, 1000, (batch,))
-    cpu = torch.device("cpu")
+    start = time.perf_counter()
     for i in range(steps + 2):
         if i == 2:
             t0 = time.perf_counter()
@@ -35,7 +37,34 @@ def train_throughput(cfg: UNetConfig, bf16: bool, batch: int = 128, steps: int =
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return steps * batch / (time.perf_counter() - t0)
+    return steps * batch / (time.perf_counter() - t0), t0 - start
+
+
+@torch.no_grad()
+def forward_throughput(model, batch: int = 200, calls: int = 10):
+    """Inference forward passes per second (bf16, one sampling step's batch) after 2 warm-up calls,
+    and the seconds those 2 calls took."""
+    x, y, t = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,)), torch.full((batch,), 500)
+    start = time.perf_counter()
+    with autocast(torch.device("cpu"), True):
+        for i in range(calls + 2):
+            if i == 2:
+                t0 = time.perf_counter()
+            model(x, t, y)
+    return calls * batch / (time.perf_counter() - t0), t0 - start
+
+
+def compile_table(batch: int = 64):
+    """Eager against torch.compile and channels_last, bf16, in one run."""
+    make = {"eager": lambda m: m, "torch.compile": torch.compile,
+            "channels_last": lambda m: m.to(memory_format=torch.channels_last)}
+    rows = {name: (train_throughput(f(UNet()), True, batch), forward_throughput(f(UNet().eval())))
+            for name, f in make.items()}
+    (tr0, _), (fw0, _) = rows["eager"]
+    print(f"\n| bf16, default U-Net | train img/s (batch {batch}) | first 2 steps, s | sampling forwards/s "
+          f"(batch 200) | first 2 calls, s |\n|---|---|---|---|---|")
+    for name, ((tr, tr_w), (fw, fw_w)) in rows.items():
+        print(f"| {name} | {tr:.0f} ({tr / tr0:.2f}x) | {tr_w:.1f} | {fw:.0f} ({fw / fw0:.2f}x) | {fw_w:.1f} |")
 
 
 def sample_throughput(pipe: Pipeline, bf16: bool, n: int = 100, steps: int = 50, guidance=None) -> float:
@@ -46,10 +75,12 @@ def sample_throughput(pipe: Pipeline, bf16: bool, n: int = 100, steps: int = 50,
 
 
 def main():
-    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--compile", action="store_true",
+                    help="also eager vs torch.compile vs channels_last (about 2 minutes more: compiling)")
+    args = ap.parse_args()
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
-    cfg = UNetConfig()
-    fp32, bf16 = train_throughput(cfg, False), train_throughput(cfg, True)
+    (fp32, _), (bf16, _) = train_throughput(UNet(), False), train_throughput(UNet(), True)
     print("\n| training (default U-Net, batch 128) | images/s |\n|---|---|")
     print(f"| fp32 | {fp32:.0f} |\n| bf16 autocast | {bf16:.0f} |\n| ratio bf16 / fp32 | {bf16 / fp32:.2f} |")
     try:
@@ -60,6 +91,8 @@ def main():
         print(f"| fp32 | {s32:.1f} |\n| bf16 autocast | {s16:.1f} |\n| ratio bf16 / fp32 | {s16 / s32:.2f} |")
     except FileNotFoundError as e:
         print(f"(sampling skipped: {e})")
+    if args.compile:
+        compile_table()
 
 
 if __name__ == "__main__":

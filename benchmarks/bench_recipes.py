@@ -1,20 +1,26 @@
 """Time-to-quality (issue 8): the textbook DDPM recipe against the course's recipe, same data, same
 machine, same run.
 
-  baseline  fp32, linear schedule, Adam 2e-4, no EMA (ema_decay 0: the "EMA" copy is the raw weights), no warm-up, no label dropout (so no guidance),
-            1000-step ancestral DDPM sampling, the course U-Net at the same size
-  ours      helpers' defaults: bf16 autocast, cosine schedule, AdamW 2e-3 with warm-up, EMA,
-            label dropout 0.1; sampled with DPM-Solver++ / DDIM and classifier-free guidance
+  baseline  fp32, linear schedule, Adam 2e-4, no EMA (ema_decay 0: the "EMA" copy is the raw weights),
+            no warm-up, no label dropout (so no guidance), 1000-step ancestral DDPM sampling, the
+            course U-Net at the same size
+  ours      helpers' recipe: bf16 autocast, cosine schedule, AdamW 2e-3 with warm-up, label dropout 0.1,
+            with the settings that pay under a short time budget on a CPU (measured, see RESULTS.md):
+            the learning rate decays over the budget (TrainConfig(decay_over_time=True)), batch 32,
+            EMA decay 0.99; sampled with DPM-Solver++ and classifier-free guidance
 
-Each recipe trains from scratch; at each wall-clock budget (minutes of training, evaluation time
-excluded) it samples n digits and reports accuracy, the Fréchet distance on classifier features
-(with the real-vs-real value at the same n) and the kernel distance. Then, for the final models,
-quality against network evaluations per image (a guided step counts as 2: both passes run as one
-batch of 2N) and digits per second.
+Each recipe trains from scratch for each wall-clock budget (minutes of training, evaluation time
+excluded). The baseline's learning rate is constant, so one run stopped at each budget is the same as
+one run per budget; ours decays its learning rate over the budget, so it trains once per budget. At
+each budget: accuracy, the Fréchet distance on classifier features (with the real-vs-real value at the
+same n) and the kernel distance of n generated digits. Then, for the final models, quality against
+network evaluations per image (a guided step counts as 2: both passes run as one batch of 2N),
+digits per second, and the time to generate 100 digits in one batch (samplers of at most 100 steps).
 
     python benchmarks/bench_recipes.py                           # budgets 2 5 10 20, n = 2000 (hours on 2 cores)
     python benchmarks/bench_recipes.py --budgets 2 5 --n 500     # a smaller run
     python benchmarks/bench_recipes.py --baseline-n 200          # fewer digits for the 1000-step sampler
+    python benchmarks/bench_recipes.py --recipes ours            # one recipe
 """
 import argparse
 import platform
@@ -26,33 +32,75 @@ from helpers import Trainer, TrainConfig, UNetConfig, mnist_tensors
 from helpers.evaluate import evaluate_samples
 from helpers.pipeline import Pipeline
 
+# (sampler, steps, guidance, bf16); the first one also scores every training budget
 RECIPES = {
     "baseline": dict(train=TrainConfig(schedule="linear", lr=2e-4, warmup_steps=1, ema_decay=0.0, p_uncond=0.0,
                                        bf16=False, grad_clip=0.0, epochs=1000, sample_steps=0),
+                     from_scratch=False,
                      samplers=[("ddpm", 1000, 1.0, False)]),
-    "ours": dict(train=TrainConfig(epochs=1000, sample_steps=0),
-                 samplers=[("dpm++", 5, 1.5, True), ("dpm++", 10, 1.5, True), ("dpm++", 20, 1.5, True),
-                           ("ddim", 50, 1.5, True), ("dpm++", 10, 1.0, True)]),
+    "ours": dict(train=TrainConfig(epochs=1000, sample_steps=0, batch_size=32, ema_decay=0.99, decay_over_time=True),
+                 from_scratch=True,
+                 samplers=[("dpm++", 10, 2.0, True), ("dpm++", 10, 1.0, True), ("dpm++", 5, 2.0, True),
+                           ("dpm++", 10, 1.5, True), ("dpm++", 10, 3.0, True), ("dpm++", 20, 2.0, True)]),
 }
+KEYS = ("accuracy", "fd", "fd_real", "fd_ratio", "kid")
 
 
 def nfe(steps: int, guidance: float) -> int:
     return steps * (1 if guidance == 1 else 2)
 
 
-def score(trainer, sampler, steps, guidance, bf16, n):
-    pipe = Pipeline(trainer.ema, trainer.schedule, guidance)
+def score(model, schedule, sampler, steps, guidance, bf16, n):
+    pipe = Pipeline(model, schedule, guidance)
     labels = torch.arange(10).repeat_interleave(n // 10)
     t0 = time.perf_counter()
     imgs = pipe.sample(labels, steps=steps, sampler=sampler, bf16=bf16, generator=torch.Generator().manual_seed(0))
     per_s = len(labels) / (time.perf_counter() - t0)
-    r = evaluate_samples(imgs, labels)
-    return r | {"digits_per_s": per_s}
+    return {k: v for k, v in evaluate_samples(imgs, labels).items() if k in KEYS} | {"digits_per_s": per_s}
+
+
+def seconds_for_100(model, schedule, sampler, steps, guidance, bf16, repeats=3):
+    """Best of `repeats` wall-clock times to generate 100 digits (10 of each) in one batch."""
+    pipe, labels, best = Pipeline(model, schedule, guidance), torch.arange(10).repeat_interleave(10), float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        pipe.sample(labels, steps=steps, sampler=sampler, bf16=bf16, generator=torch.Generator().manual_seed(1))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def train_rows(name, recipe, budgets, n):
+    """Train from scratch for each budget; score each with the recipe's first sampler. Returns (rows, trainer)."""
+    x, y = mnist_tensors("train")
+    sampler, steps, guidance, bf16 = recipe["samplers"][0]
+    rows, trainer = [], None
+    for minutes in budgets:
+        if trainer is None or recipe["from_scratch"]:
+            trainer = Trainer(UNetConfig(), recipe["train"])
+        trainer.config.max_minutes = minutes
+        trainer.fit(x, y, progress=False)
+        r = score(trainer.ema, trainer.schedule, sampler, steps, guidance, bf16, n)
+        rows.append({"minutes": minutes, "steps": trainer.step, "nfe": nfe(steps, guidance), **r,
+                     "images_per_s": trainer.step * trainer.config.batch_size / trainer.elapsed})
+        print(f"| {name} | {minutes:g} min | {trainer.step} steps | {rows[-1]['images_per_s']:.0f} img/s | "
+              f"acc {r['accuracy']:.3f} | FD {r['fd']:.2f} (real {r['fd_real']:.2f}, ratio {r['fd_ratio']:.2f}) | "
+              f"KID {r['kid']:.4f} |", flush=True)
+    return rows, trainer
+
+
+def sampling_rows(recipe, trainer, n, last):
+    """Every sampler of the recipe on the final model (the first was just scored: `last`)."""
+    out = []
+    for k, (sampler, steps, guidance, bf16) in enumerate(recipe["samplers"]):
+        r = {key: last[key] for key in (*KEYS, "digits_per_s")} if k == 0 else score(trainer.ema, trainer.schedule, sampler, steps, guidance, bf16, n)
+        s100 = seconds_for_100(trainer.ema, trainer.schedule, sampler, steps, guidance, bf16) if steps <= 100 else None
+        out.append({"sampler": sampler, "steps": steps, "guidance": guidance, "nfe": nfe(steps, guidance),
+                    "s_per_100": s100, **r})
+    return out
 
 
 def first_reaching(rows, key, target):
-    hits = [r for r in rows if r["accuracy"] >= target]
-    return min((r[key] for r in hits), default=None)
+    return min((r[key] for r in rows if r["accuracy"] >= target), default=None)
 
 
 def main():
@@ -62,49 +110,41 @@ def main():
     ap.add_argument("--baseline-n", type=int, default=None,
                     help="samples per evaluation of the baseline (default --n): its 1000-step sampler costs 1000 "
                          "network calls per digit, about an hour for 2000 digits on 2 cores")
+    ap.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     args = ap.parse_args()
-    x, y = mnist_tensors("train")
+    if sorted(args.budgets) != args.budgets or min(args.budgets) <= 0:
+        ap.error("--budgets must be positive and increasing")
     n_of = {"baseline": args.baseline_n or args.n, "ours": args.n}
     print(f"machine: {platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}; n = {n_of}")
     results = {}
-    for name, recipe in RECIPES.items():
-        trainer = Trainer(UNetConfig(), recipe["train"])
-        rows = []
-        for minutes in args.budgets:
-            trainer.config.max_minutes = minutes
-            trainer.fit(x, y, progress=False)
-            sampler, steps, guidance, bf16 = recipe["samplers"][0]
-            r = score(trainer, sampler, steps, guidance, bf16, n_of[name])
-            rows.append({"minutes": minutes, "images_per_s": trainer.step * trainer.config.batch_size / trainer.elapsed,
-                         "nfe": nfe(steps, guidance), **{k: r[k] for k in ("accuracy", "fd", "fd_real", "kid")}})
-            print(f"| {name} | {minutes:g} min | {rows[-1]['images_per_s']:.0f} img/s | acc {r['accuracy']:.3f} | "
-                  f"FD {r['fd']:.1f} (real {r['fd_real']:.1f}, ratio {r['fd_ratio']:.2f}) | KID {r['kid']:.4f} |",
-                  flush=True)
-        sampling, last = [], r                      # the first sampler was just scored on the final model
-        for k, (sampler, steps, guidance, bf16) in enumerate(recipe["samplers"]):
-            r = last if k == 0 else score(trainer, sampler, steps, guidance, bf16, n_of[name])
-            sampling.append({"sampler": sampler, "steps": steps, "guidance": guidance, "nfe": nfe(steps, guidance),
-                             **{k: r[k] for k in ("accuracy", "fd", "fd_ratio", "kid", "digits_per_s")}})
-        results[name] = {"train": rows, "sampling": sampling}
+    for name in args.recipes:
+        rows, trainer = train_rows(name, RECIPES[name], args.budgets, n_of[name])
+        results[name] = {"train": rows, "sampling": sampling_rows(RECIPES[name], trainer, n_of[name], rows[-1])}
 
-    print("\n## training: quality against wall-clock minutes")
-    print("| recipe | minutes | train img/s | accuracy | Fréchet | real-vs-real | ratio | KID |\n|---|---|---|---|---|---|---|---|")
+    print("\n## training: quality against wall-clock minutes (first sampler of each recipe)")
+    print("| recipe | minutes | steps | train img/s | sampler | NFE | accuracy | Fréchet | real-vs-real | ratio | KID |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, res in results.items():
+        smp, st, g, _ = RECIPES[name]["samplers"][0]
         for r in res["train"]:
-            print(f"| {name} | {r['minutes']:g} | {r['images_per_s']:.0f} | {r['accuracy']:.3f} | {r['fd']:.1f} | "
-                  f"{r['fd_real']:.1f} | {r['fd'] / r['fd_real']:.2f} | {r['kid']:.4f} |")
-    print("\n## sampling (final models): quality against network evaluations per image")
-    print("| recipe | sampler | steps | guidance | NFE | accuracy | Fréchet ratio | KID | digits/s |\n|---|---|---|---|---|---|---|---|---|")
+            print(f"| {name} | {r['minutes']:g} | {r['steps']} | {r['images_per_s']:.0f} | {smp} {st}, w {g:g} | "
+                  f"{r['nfe']} | {r['accuracy']:.3f} | {r['fd']:.2f} | {r['fd_real']:.2f} | {r['fd_ratio']:.2f} | "
+                  f"{r['kid']:.4f} |")
+    print(f"\n## sampling (final models, {args.budgets[-1]:g} min): quality against network evaluations per image")
+    print("| recipe | sampler | steps | guidance | NFE | accuracy | Fréchet ratio | KID | digits/s | s per 100 digits |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, res in results.items():
         for r in res["sampling"]:
-            print(f"| {name} | {r['sampler']} | {r['steps']} | {r['guidance']} | {r['nfe']} | {r['accuracy']:.3f} | "
-                  f"{r['fd_ratio']:.2f} | {r['kid']:.4f} | {r['digits_per_s']:.1f} |")
-    t_b, t_o = (first_reaching(results[k]["train"], "minutes", 0.98) for k in ("baseline", "ours"))
-    e_b, e_o = (first_reaching(results[k]["sampling"], "nfe", 0.98) for k in ("baseline", "ours"))
-    ratio = lambda a, b: f"{a / b:.2f}" if a and b else "n/a (not reached)"
-    print(f"\ntime to 98% accuracy: ours {t_o} min, baseline {t_b} min, ratio ours/baseline {ratio(t_o, t_b)}")
-    print(f"evaluations per image for 98%: ours {e_o}, baseline {e_b}, ratio ours/baseline {ratio(e_o, e_b)}")
+            print(f"| {name} | {r['sampler']} | {r['steps']} | {r['guidance']:g} | {r['nfe']} | {r['accuracy']:.3f} | "
+                  f"{r['fd_ratio']:.2f} | {r['kid']:.4f} | {r['digits_per_s']:.1f} | "
+                  f"{'-' if r['s_per_100'] is None else format(r['s_per_100'], '.2f')} |")
+    if len(results) == 2:
+        t_b, t_o = (first_reaching(results[k]["train"], "minutes", 0.98) for k in ("baseline", "ours"))
+        e_b, e_o = (first_reaching(results[k]["sampling"], "nfe", 0.98) for k in ("baseline", "ours"))
+        ratio = lambda a, b: f"{a / b:.2f}" if a and b else "n/a (not reached by both)"
+        print(f"\ntime to 98% accuracy: ours {t_o} min, baseline {t_b} min, ratio ours/baseline {ratio(t_o, t_b)}")
+        print(f"evaluations per image for 98%: ours {e_o}, baseline {e_b}, ratio ours/baseline {ratio(e_o, e_b)}")
 
 
 if __name__ == "__main__":

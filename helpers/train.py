@@ -43,6 +43,7 @@ class TrainConfig:
     bf16: bool = True               # bf16 autocast on CPU / CUDA
     seed: int = 0
     max_minutes: "float | None" = None
+    decay_over_time: bool = False   # with max_minutes: cosine decay over the time budget (else constant)
     max_steps: "int | None" = None
     val_size: int = 2000            # fixed (x0, t, noise) triples for a comparable validation loss
     sample_steps: int = 20          # DDIM steps for the per-epoch sample grid (0: no grids)
@@ -141,9 +142,12 @@ class Trainer:
         c = self.config
         if step < c.warmup_steps:
             return c.lr * (step + 1) / c.warmup_steps
-        if c.max_minutes is not None:                        # unknown length: constant after warm-up
+        if c.max_minutes is not None and not c.decay_over_time:   # unknown length: constant after warm-up
             return c.lr
-        frac = min(1.0, (step - c.warmup_steps) / max(1, total - c.warmup_steps))
+        if c.max_minutes is not None:                        # the fraction of the time budget spent
+            frac = min(1.0, self.elapsed / (c.max_minutes * 60))
+        else:
+            frac = min(1.0, (step - c.warmup_steps) / max(1, total - c.warmup_steps))
         return c.lr * (c.lr_final + (1 - c.lr_final) * 0.5 * (1 + math.cos(math.pi * frac)))
 
     @torch.no_grad()

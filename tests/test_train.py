@@ -91,6 +91,17 @@ def test_learning_rate_warms_up_then_decays():
     assert tr.lr_at(100, 100) == pytest.approx(1e-4)
 
 
+@pytest.mark.parametrize("decay", [False, True])
+def test_time_budget_holds_or_decays_the_learning_rate_over_minutes(decay):
+    tr = Trainer(TINY, tiny_config(lr=1e-3, warmup_steps=10, lr_final=0.1, max_minutes=2, decay_over_time=decay),
+                 device="cpu")
+    lrs = []
+    for seconds in (0, 60, 120):
+        tr.elapsed = seconds
+        lrs.append(tr.lr_at(50, 100))          # the step count does not matter under a time budget
+    assert lrs == pytest.approx([1e-3, 0.55e-3, 1e-4] if decay else [1e-3] * 3)
+
+
 def test_min_snr_weighting_only_lowers_the_loss():
     tr = Trainer(TINY, tiny_config(), device="cpu")
     with torch.no_grad():

@@ -1,0 +1,66 @@
+"""Which settings pay under a short wall-clock budget on a CPU (issue 8's list of ideas), one
+variant at a time: train from scratch for --minutes, then score the EMA and the raw weights with
+DPM-Solver++ (10 steps) at several guidance scales (accuracy, Fréchet ratio, kernel distance).
+
+    python benchmarks/bench_short_budget.py                        # every variant, 10 min each (~2 h)
+    python benchmarks/bench_short_budget.py --variants b32 b64     # some of them
+
+Run it alone: the budget is wall-clock time, so anything else running steals training steps.
+"""
+import argparse
+
+import torch
+
+from helpers import Trainer, TrainConfig, UNetConfig, mnist_tensors
+from helpers.evaluate import evaluate_samples
+from helpers.pipeline import Pipeline
+
+# name: (U-Net overrides, TrainConfig overrides); every variant trains under max_minutes
+VARIANTS = {
+    "constant": ({}, dict(decay_over_time=False)),               # lr constant after warm-up (03's setting)
+    "decay": ({}, {}),                                           # lr cosine-decayed over the budget
+    "small": (dict(base=16, mults=(1, 4, 4)), {}),               # fewer channels at 28x28
+    "b64": ({}, dict(batch_size=64)),
+    "b64-ema.99": ({}, dict(batch_size=64, ema_decay=0.99)),
+    "b32": ({}, dict(batch_size=32)),
+    "b32-ema.99": ({}, dict(batch_size=32, ema_decay=0.99)),
+    "min-snr": ({}, dict(loss_weighting="min_snr")),
+}
+BASE = dict(epochs=1000, sample_steps=0, decay_over_time=True)
+
+
+def score(model, schedule, guidance, n, steps=10):
+    labels = torch.arange(10).repeat_interleave(n // 10)
+    x = Pipeline(model, schedule, guidance).sample(labels, steps=steps, sampler="dpm++",
+                                                    generator=torch.Generator().manual_seed(0))
+    return evaluate_samples(x, labels)
+
+
+def run_variant(name, minutes, guidances, n):
+    unet, train = VARIANTS[name]
+    trainer = Trainer(UNetConfig(**unet), TrainConfig(**{**BASE, **train, "max_minutes": minutes}))
+    trainer.fit(*mnist_tensors("train"), progress=False)
+    img_s = trainer.step * trainer.config.batch_size / trainer.elapsed
+    for weights, model in (("EMA", trainer.ema), ("raw", trainer.model)):
+        for w in guidances:
+            r = score(model, trainer.schedule, w, n)
+            print(f"| {name} | {trainer.step} | {img_s:.0f} | {weights} | {w:g} | {r['accuracy']:.3f} | "
+                  f"{r['fd_ratio']:.2f} | {r['kid']:.4f} |", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--guidance", type=float, nargs="+", default=[1.5, 2, 3])
+    ap.add_argument("--n", type=int, default=1000)
+    args = ap.parse_args()
+    print(f"{args.minutes:g} min of training per variant; DPM-Solver++ 10 steps, n = {args.n}")
+    print("| variant | steps | train img/s | weights | guidance | accuracy | Fréchet ratio | KID |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.variants:
+        run_variant(name, args.minutes, args.guidance, args.n)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""The benchmark scripts run end to end (a few seconds of training, a handful of digits); their
+figures belong to benchmarks/RESULTS.md, not to a test."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import UNetConfig
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_recipes_prints_both_tables_and_the_ratios(monkeypatch, capsys):
+    bench = load("bench_recipes")
+    tiny = UNetConfig(base=8, mults=(1, 2))
+    monkeypatch.setattr(bench, "UNetConfig", lambda: tiny)
+    for name, steps in (("baseline", 4), ("ours", 2)):     # a 4-step "1000-step" sampler keeps it quick
+        sampler, _, guidance, bf16 = bench.RECIPES[name]["samplers"][0]
+        monkeypatch.setitem(bench.RECIPES[name], "samplers", [(sampler, steps, guidance, bf16), ("ddim", 3, 1.0, True)])
+    monkeypatch.setattr(sys, "argv", ["bench_recipes.py", "--budgets", "0.02", "0.04", "--n", "20"])
+    bench.main()
+    out = capsys.readouterr().out
+    for name in ("baseline", "ours"):                   # a progress line and a table row per budget
+        assert [out.count(f"| {name} | {m} min |") for m in ("0.02", "0.04")] == [1, 1]
+        assert [out.count(f"| {name} | {m} | ") for m in ("0.02", "0.04")] == [1, 1]
+    assert "| ours | ddim | 3 | 1 | 3 |" in out and "| baseline | ddpm | 4 | 1 | 4 |" in out
+    assert "time to 98% accuracy" in out and "evaluations per image for 98%" in out
+
+
+def test_bench_recipes_restarts_a_recipe_whose_learning_rate_decays_over_the_budget():
+    bench = load("bench_recipes")
+    for recipe in bench.RECIPES.values():
+        assert recipe["from_scratch"] == recipe["train"].decay_over_time
+
+
+def test_bench_recipes_rejects_decreasing_budgets(monkeypatch):
+    bench = load("bench_recipes")
+    monkeypatch.setattr(sys, "argv", ["bench_recipes.py", "--budgets", "5", "2"])
+    with pytest.raises(SystemExit):
+        bench.main()
+
+
+def test_bench_short_budget_scores_ema_and_raw_weights_of_a_variant(monkeypatch, capsys):
+    bench = load("bench_short_budget")
+    monkeypatch.setitem(bench.VARIANTS, "tiny", (dict(base=8, mults=(1, 2)), dict(batch_size=16)))
+    monkeypatch.setattr(sys, "argv", ["bench_short_budget.py", "--variants", "tiny", "--minutes", "0.01",
+                                      "--n", "20", "--guidance", "1", "2"])
+    bench.main()
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| tiny |")]
+    assert [r.split(" | ")[3:5] for r in rows] == [["EMA", "1"], ["EMA", "2"], ["raw", "1"], ["raw", "2"]]
+
+
+def test_bench_core_measures_training_and_sampling_rates_and_warm_up_time():
+    bench = load("bench_core")
+    tiny = UNetConfig(base=8, mults=(1, 2))
+    for rate, warmup in (bench.train_throughput(bench.UNet(tiny), True, batch=8, steps=2),
+                         bench.forward_throughput(bench.UNet(tiny).eval(), batch=8, calls=2)):
+        assert rate > 0 and warmup > 0
