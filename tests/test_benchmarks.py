@@ -64,3 +64,11 @@ def test_bench_core_measures_training_and_sampling_rates_and_warm_up_time():
     for rate, warmup in (bench.train_throughput(bench.UNet(tiny), True, batch=8, steps=2),
                          bench.forward_throughput(bench.UNet(tiny).eval(), batch=8, calls=2)):
         assert rate > 0 and warmup > 0
+
+
+def test_bench_shipped_prints_one_row_per_guidance_scale(monkeypatch, capsys):
+    bench = load("bench_shipped")
+    monkeypatch.setattr(sys, "argv", ["bench_shipped.py", "--n", "20", "--steps", "2", "--guidance", "1", "2"])
+    bench.main()
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [r[0] for r in rows] == ["| guidance", "| 1", "| 2"] and all(0 <= float(r[1]) <= 1 for r in rows[1:])
