@@ -9,11 +9,8 @@ Run it alone: the budget is wall-clock time, so anything else running steals tra
 """
 import argparse
 
-import torch
-
+from bench_recipes import score
 from helpers import Trainer, TrainConfig, UNetConfig, mnist_tensors
-from helpers.evaluate import evaluate_samples
-from helpers.pipeline import Pipeline
 
 # name: (U-Net overrides, TrainConfig overrides); every variant trains under max_minutes
 VARIANTS = {
@@ -29,13 +26,6 @@ VARIANTS = {
 BASE = dict(epochs=1000, sample_steps=0, decay_over_time=True)
 
 
-def score(model, schedule, guidance, n, steps=10):
-    labels = torch.arange(10).repeat_interleave(n // 10)
-    x = Pipeline(model, schedule, guidance).sample(labels, steps=steps, sampler="dpm++",
-                                                    generator=torch.Generator().manual_seed(0))
-    return evaluate_samples(x, labels)
-
-
 def run_variant(name, minutes, guidances, n):
     unet, train = VARIANTS[name]
     trainer = Trainer(UNetConfig(**unet), TrainConfig(**{**BASE, **train, "max_minutes": minutes}))
@@ -43,7 +33,7 @@ def run_variant(name, minutes, guidances, n):
     img_s = trainer.step * trainer.config.batch_size / trainer.elapsed
     for weights, model in (("EMA", trainer.ema), ("raw", trainer.model)):
         for w in guidances:
-            r = score(model, trainer.schedule, w, n)
+            r = score(model, trainer.schedule, "dpm++", 10, w, True, n)
             print(f"| {name} | {trainer.step} | {img_s:.0f} | {weights} | {w:g} | {r['accuracy']:.3f} | "
                   f"{r['fd_ratio']:.2f} | {r['kid']:.4f} |", flush=True)
 
