@@ -36,10 +36,8 @@ from helpers.pipeline import Pipeline
 RECIPES = {
     "baseline": dict(train=TrainConfig(schedule="linear", lr=2e-4, warmup_steps=1, ema_decay=0.0, p_uncond=0.0,
                                        bf16=False, grad_clip=0.0, epochs=1000, sample_steps=0),
-                     from_scratch=False,
                      samplers=[("ddpm", 1000, 1.0, False)]),
     "ours": dict(train=TrainConfig(epochs=1000, sample_steps=0, batch_size=32, ema_decay=0.99, decay_over_time=True),
-                 from_scratch=True,
                  samplers=[("dpm++", 10, 2.0, True), ("dpm++", 10, 1.0, True), ("dpm++", 5, 2.0, True),
                            ("dpm++", 10, 1.5, True), ("dpm++", 10, 3.0, True), ("dpm++", 20, 2.0, True)]),
 }
@@ -70,12 +68,14 @@ def seconds_for_100(model, schedule, sampler, steps, guidance, bf16, repeats=3):
 
 
 def train_rows(name, recipe, budgets, n):
-    """Train from scratch for each budget; score each with the recipe's first sampler. Returns (rows, trainer)."""
+    """Train from scratch for each budget (a recipe whose learning rate decays over the budget restarts;
+    one with a constant rate just trains on); score each with the recipe's first sampler.
+    Returns (rows, the final trainer, the final score)."""
     x, y = mnist_tensors("train")
     sampler, steps, guidance, bf16 = recipe["samplers"][0]
     rows, trainer = [], None
     for minutes in budgets:
-        if trainer is None or recipe["from_scratch"]:
+        if trainer is None or recipe["train"].decay_over_time:
             trainer = Trainer(UNetConfig(), recipe["train"])
         trainer.config.max_minutes = minutes
         trainer.fit(x, y, progress=False)
@@ -85,14 +85,14 @@ def train_rows(name, recipe, budgets, n):
         print(f"| {name} | {minutes:g} min | {trainer.step} steps | {rows[-1]['images_per_s']:.0f} img/s | "
               f"acc {r['accuracy']:.3f} | FD {r['fd']:.2f} (real {r['fd_real']:.2f}, ratio {r['fd_ratio']:.2f}) | "
               f"KID {r['kid']:.4f} |", flush=True)
-    return rows, trainer
+    return rows, trainer, r
 
 
-def sampling_rows(recipe, trainer, n, last):
-    """Every sampler of the recipe on the final model (the first was just scored: `last`)."""
+def sampling_rows(recipe, trainer, n, first):
+    """Every sampler of the recipe on the final model (the first one's score is already known: `first`)."""
     out = []
     for k, (sampler, steps, guidance, bf16) in enumerate(recipe["samplers"]):
-        r = {key: last[key] for key in (*KEYS, "digits_per_s")} if k == 0 else score(trainer.ema, trainer.schedule, sampler, steps, guidance, bf16, n)
+        r = first if k == 0 else score(trainer.ema, trainer.schedule, sampler, steps, guidance, bf16, n)
         s100 = seconds_for_100(trainer.ema, trainer.schedule, sampler, steps, guidance, bf16) if steps <= 100 else None
         out.append({"sampler": sampler, "steps": steps, "guidance": guidance, "nfe": nfe(steps, guidance),
                     "s_per_100": s100, **r})
@@ -119,8 +119,8 @@ def main():
           f"torch {torch.__version__}; n = {n_of}")
     results = {}
     for name in args.recipes:
-        rows, trainer = train_rows(name, RECIPES[name], args.budgets, n_of[name])
-        results[name] = {"train": rows, "sampling": sampling_rows(RECIPES[name], trainer, n_of[name], rows[-1])}
+        rows, trainer, last = train_rows(name, RECIPES[name], args.budgets, n_of[name])
+        results[name] = {"train": rows, "sampling": sampling_rows(RECIPES[name], trainer, n_of[name], last)}
 
     print("\n## training: quality against wall-clock minutes (first sampler of each recipe)")
     print("| recipe | minutes | steps | train img/s | sampler | NFE | accuracy | Fréchet | real-vs-real | ratio | KID |")

@@ -142,12 +142,12 @@ class Trainer:
         c = self.config
         if step < c.warmup_steps:
             return c.lr * (step + 1) / c.warmup_steps
-        if c.max_minutes is not None and not c.decay_over_time:   # unknown length: constant after warm-up
-            return c.lr
-        if c.max_minutes is not None:                        # the fraction of the time budget spent
-            frac = min(1.0, self.elapsed / (c.max_minutes * 60))
-        else:
+        if c.max_minutes is None:
             frac = min(1.0, (step - c.warmup_steps) / max(1, total - c.warmup_steps))
+        elif c.decay_over_time:                              # the fraction of the time budget spent
+            frac = min(1.0, self.elapsed / (c.max_minutes * 60))
+        else:                                                # unknown length: constant after warm-up
+            return c.lr
         return c.lr * (c.lr_final + (1 - c.lr_final) * 0.5 * (1 + math.cos(math.pi * frac)))
 
     @torch.no_grad()

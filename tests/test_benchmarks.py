@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import UNetConfig
+from helpers import Trainer, UNetConfig
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -37,10 +37,23 @@ def test_bench_recipes_prints_both_tables_and_the_ratios(monkeypatch, capsys):
     assert "time to 98% accuracy" in out and "evaluations per image for 98%" in out
 
 
-def test_bench_recipes_restarts_a_recipe_whose_learning_rate_decays_over_the_budget():
+def test_bench_recipes_restarts_a_recipe_whose_learning_rate_decays_over_the_budget(monkeypatch):
     bench = load("bench_recipes")
-    for recipe in bench.RECIPES.values():
-        assert recipe["from_scratch"] == recipe["train"].decay_over_time
+    assert bench.RECIPES["ours"]["train"].decay_over_time and not bench.RECIPES["baseline"]["train"].decay_over_time
+    monkeypatch.setattr(bench, "UNetConfig", lambda: UNetConfig(base=8, mults=(1, 2)))
+    monkeypatch.setattr(bench, "score", lambda *a: dict.fromkeys(bench.KEYS, 1.0) | {"digits_per_s": 1.0})
+    built = []
+
+    class CountingTrainer(Trainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(bench, "Trainer", CountingTrainer)
+    for name, trainers in (("baseline", 1), ("ours", 3)):
+        built.clear()
+        rows, trainer, _ = bench.train_rows(name, bench.RECIPES[name], [0.005, 0.01, 0.015], 20)
+        assert len(built) == trainers and trainer is built[-1] and len(rows) == 3
 
 
 def test_bench_recipes_rejects_decreasing_budgets(monkeypatch):
