@@ -31,6 +31,7 @@ import torch
 from helpers import Trainer, TrainConfig, UNetConfig, mnist_tensors
 from helpers.evaluate import evaluate_samples
 from helpers.pipeline import Pipeline
+from helpers.samplers import network_calls
 
 # (sampler, steps, guidance, bf16); the first one also scores every training budget
 RECIPES = {
@@ -44,15 +45,12 @@ RECIPES = {
 KEYS = ("accuracy", "fd", "fd_real", "fd_ratio", "kid")
 
 
-def nfe(steps: int, guidance: float) -> int:
-    return steps * (1 if guidance == 1 else 2)
-
-
-def score(model, schedule, sampler, steps, guidance, bf16, n):
+def score(model, schedule, sampler, steps, guidance, bf16, n, guidance_interval=None):
     pipe = Pipeline(model, schedule, guidance)
     labels = torch.arange(10).repeat_interleave(n // 10)
     t0 = time.perf_counter()
-    imgs = pipe.sample(labels, steps=steps, sampler=sampler, bf16=bf16, generator=torch.Generator().manual_seed(0))
+    imgs = pipe.sample(labels, steps=steps, sampler=sampler, bf16=bf16, generator=torch.Generator().manual_seed(0),
+                       guidance_interval=guidance_interval)
     per_s = len(labels) / (time.perf_counter() - t0)
     return {k: v for k, v in evaluate_samples(imgs, labels).items() if k in KEYS} | {"digits_per_s": per_s}
 
@@ -80,7 +78,7 @@ def train_rows(name, recipe, budgets, n):
         trainer.config.max_minutes = minutes
         trainer.fit(x, y, progress=False)
         r = score(trainer.ema, trainer.schedule, sampler, steps, guidance, bf16, n)
-        rows.append({"minutes": minutes, "steps": trainer.step, "nfe": nfe(steps, guidance), **r,
+        rows.append({"minutes": minutes, "steps": trainer.step, "nfe": network_calls(steps, guidance), **r,
                      "images_per_s": trainer.step * trainer.config.batch_size / trainer.elapsed})
         print(f"| {name} | {minutes:g} min | {trainer.step} steps | {rows[-1]['images_per_s']:.0f} img/s | "
               f"acc {r['accuracy']:.3f} | FD {r['fd']:.2f} (real {r['fd_real']:.2f}, ratio {r['fd_ratio']:.2f}) | "
@@ -94,7 +92,7 @@ def sampling_rows(recipe, trainer, n, first):
     for k, (sampler, steps, guidance, bf16) in enumerate(recipe["samplers"]):
         r = first if k == 0 else score(trainer.ema, trainer.schedule, sampler, steps, guidance, bf16, n)
         s100 = seconds_for_100(trainer.ema, trainer.schedule, sampler, steps, guidance, bf16) if steps <= 100 else None
-        out.append({"sampler": sampler, "steps": steps, "guidance": guidance, "nfe": nfe(steps, guidance),
+        out.append({"sampler": sampler, "steps": steps, "guidance": guidance, "nfe": network_calls(steps, guidance),
                     "s_per_100": s100, **r})
     return out
 

@@ -4,6 +4,7 @@ Same code path as notebook 03 (helpers.Trainer). Usage::
 
     python data/train_model.py                      # the shipped recipe (45 min on one core of this 2-core machine)
     python data/train_model.py --epochs 1 --out /tmp/m.pt
+    python data/train_model.py --epochs 12 --batch-size 64 --out /tmp/m.pt    # a longer candidate
     python data/train_model.py --evaluate-only      # score data/ddpm_mnist.pt, store the guidance scale
 
 The full checkpoint (optimizer state, raw weights) goes to runs/; the shipped file keeps the EMA
@@ -50,6 +51,8 @@ def evaluate_guidance(path, scales=(1.0, 1.5, 2.0), per_digit=100, target=0.99):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=float, default=SHIPPED_TRAIN.epochs)
+    ap.add_argument("--batch-size", type=int, default=SHIPPED_TRAIN.batch_size)
+    ap.add_argument("--ema-decay", type=float, default=SHIPPED_TRAIN.ema_decay)
     ap.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT)
     ap.add_argument("--full", type=Path, default=ROOT / "runs" / "shipped_full.pt")
     ap.add_argument("--guidance", type=float, default=1.0, help="recommended guidance scale stored with it")
@@ -65,11 +68,13 @@ def main():
     if args.resume:
         trainer = Trainer.load(args.full, epochs=args.epochs)
     else:
-        cfg = TrainConfig(**{**SHIPPED_TRAIN.__dict__, "epochs": args.epochs})
+        cfg = TrainConfig(**{**SHIPPED_TRAIN.__dict__, "epochs": args.epochs, "batch_size": args.batch_size,
+                               "ema_decay": args.ema_decay})
         trainer = Trainer(SHIPPED_UNET, cfg)
     t0 = time.time()
     trainer.fit(x, y, x_val, y_val, checkpoint=args.full)
-    recipe = {"script": "data/train_model.py", "epochs": args.epochs, "wall_clock_s": round(trainer.elapsed, 1),
+    recipe = {"script": "data/train_model.py", "epochs": args.epochs, "batch_size": trainer.config.batch_size,
+              "ema_decay": trainer.config.ema_decay, "wall_clock_s": round(trainer.elapsed, 1),
               "session_wall_clock_s": round(time.time() - t0, 1), "threads": torch.get_num_threads()}
     trainer.save(args.out, slim=True, sampling={"guidance": args.guidance, "sampler": "ddim", "steps": 50},
                  recipe=recipe)

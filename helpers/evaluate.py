@@ -132,6 +132,21 @@ def real_vs_real(n: int, seed: int = 0) -> dict:
     return {"n": n, "fd": frechet_distance(f1, f2), "kid": kernel_distance(f1, f2)}
 
 
+def reference_spread(n: int, seeds=range(8), reference_seed: int = 0) -> dict:
+    """How far apart real digits are at sample size n, to read a generated set's distance against.
+
+    "real_vs_real": Fréchet distance between two disjoint random sets of n test digits, one pair per
+    seed (evaluate_samples' "fd_real" is the pair of `reference_seed`); "train_vs_ref": n random
+    training digits (one draw per seed) against the test reference evaluate_samples compares
+    generated digits with: what a generator that reproduced the training distribution exactly would
+    score. Both vary with the draw at small n; lists in the order of `seeds`.
+    """
+    ref, _ = real_features(n, reference_seed)
+    return {"n": n, "seeds": list(seeds),
+            "real_vs_real": [real_vs_real(n, s)["fd"] for s in seeds],
+            "train_vs_ref": [frechet_distance(real_features(n, s, split="train")[0], ref) for s in seeds]}
+
+
 # all of it at once ----------------------------------------------------------------------------
 
 def evaluate_samples(images: torch.Tensor, labels, classifier: "Classifier | None" = None,

@@ -66,15 +66,17 @@ class Pipeline:
     def sample(self, labels, steps: int = 50, guidance: "float | None" = None, sampler: str = "ddim",
                generator: "torch.Generator | None" = None, eta: float = 0.0, x_T=None,
                return_trajectory: bool = False, progress: bool = False, batch_size: int = 500,
-               bf16: bool = True):
+               bf16: bool = True, guidance_interval=None):
         """Generate one image per label.
 
         labels: LongTensor or list of digits 0..9 (N,). steps: 1..T sampler steps. guidance: the
         classifier-free guidance scale (1 = conditional only, None = the checkpoint's recommended
         scale). sampler: "ddim", "ddpm" or "dpm++". generator: a seeded CPU torch.Generator makes the
         result reproducible. bf16: run the network under bf16 autocast (CPU / CUDA; about 2x faster
-        on AVX-512 CPUs). Returns float (N, C, H, W) in [0, 1] on CPU, and with
-        return_trajectory=True also a Trajectory (x_t and predicted x0 at every step, in [-1, 1]).
+        on AVX-512 CPUs). guidance_interval: (lo, hi) guides only at timesteps lo <= t <= hi and
+        takes plain conditional steps (one U-Net pass) elsewhere; None guides every step.
+        Returns float (N, C, H, W) in [0, 1] on CPU, and with return_trajectory=True also a
+        Trajectory (x_t and predicted x0 at every step, in [-1, 1]).
         """
         y = check_labels(labels, self.model.config.num_classes)
         guidance = self.guidance if guidance is None else float(guidance)
@@ -87,7 +89,7 @@ class Pipeline:
         for s in range(0, len(y), batch_size):
             x, traj = sample_loop(self.model, smp, y[s:s + batch_size], x_T[s:s + batch_size], guidance,
                                   generator, capture=return_trajectory, progress=progress,
-                                  use_autocast=bf16)
+                                  use_autocast=bf16, guidance_interval=guidance_interval)
             outs.append(unnormalize_to_zero_to_one(x).cpu())
             trajs.append(traj)
         images = torch.cat(outs)

@@ -24,6 +24,7 @@ from .classifier import predict
 from .evaluate import accuracy_report, evaluate_samples
 from .notebook import image_grid, show_grid
 from .plots import new_figure, np_
+from .samplers import network_calls
 from .utils import unnormalize_to_zero_to_one
 
 # scoring a trajectory -------------------------------------------------------------------------
@@ -217,11 +218,6 @@ def settling_fractions(fraction, rel_err: torch.Tensor, level: float = 0.1) -> l
 
 
 # quality and speed of sampling settings -------------------------------------------------------
-
-def network_calls(steps: int, guidance: float) -> int:
-    """U-Net evaluations per image: guidance other than 0 or 1 runs the model twice per step."""
-    return int(steps) * (1 if guidance in (0, 1) else 2)
-
 
 def score_setting(images: torch.Tensor, labels, setting: dict, seconds: float, classifier=None,
                   keep: int = 20) -> dict:

@@ -10,7 +10,8 @@
 * DPM-Solver++(2M) (Lu et al. 2022): a second-order multistep solver, good in 5-20 steps.
 
 Timesteps are spaced "trailing" (Lin et al. 2024), so even a 1-step sampler starts at t = T-1,
-from pure noise. ``sample`` runs the whole loop, with classifier-free guidance (Ho & Salimans 2022).
+from pure noise. ``sample_loop`` runs the whole loop, with classifier-free guidance (Ho & Salimans 2022),
+optionally only inside a window of timesteps (Kynkäänniemi et al. 2024).
 """
 from dataclasses import dataclass, field
 
@@ -168,17 +169,51 @@ def guided_eps(model, x_t, t, y, guidance: float, use_autocast: bool = True):
     return eps_u + guidance * (eps_c - eps_u)
 
 
+def check_interval(interval, T: int):
+    """None, or (lo, hi) with 0 <= lo <= hi <= T - 1, as a tuple of ints; ValueError otherwise."""
+    if interval is None:
+        return None
+    try:
+        lo, hi = (int(v) for v in interval)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"guidance_interval must be a pair of timesteps (lo, hi), got {interval!r}") from e
+    if not 0 <= lo <= hi <= T - 1:
+        raise ValueError(f"guidance_interval must satisfy 0 <= lo <= hi <= {T - 1}, got ({lo}, {hi})")
+    return lo, hi
+
+
+def guidance_at(guidance: float, t: int, interval=None) -> float:
+    """The scale used at timestep t: `guidance` where lo <= t <= hi (everywhere if interval is None),
+    1 (conditional, one pass) outside. The idea (Kynkäänniemi et al. 2024, "guidance in a limited
+    interval"): guidance at the noisiest steps costs diversity. benchmarks/RESULTS.md measures it on
+    the course's model: there a window acts much like a smaller scale."""
+    return guidance if interval is None or interval[0] <= t <= interval[1] else 1.0
+
+
+def network_calls(timesteps, guidance: float, interval=None) -> int:
+    """U-Net evaluations per image for a loop over `timesteps` (the sampler's timesteps, or just a
+    step count when interval is None): a scale other than 0 or 1 runs both passes (as one batch of
+    2N) per step."""
+    if isinstance(timesteps, int):
+        if interval is not None:
+            raise ValueError("network_calls with a guidance interval needs the timesteps themselves, not a count")
+        timesteps = range(timesteps)
+    return sum(1 if guidance_at(guidance, int(t), interval) in (0, 1) else 2 for t in timesteps)
+
+
 def sample_loop(model, sampler: Sampler, y: torch.Tensor, x_T: torch.Tensor, guidance: float = 1.0,
                 generator=None, capture: bool = False, progress: bool = False, use_autocast: bool = True,
-                start_index: int = 0, on_step=None):
+                start_index: int = 0, on_step=None, guidance_interval=None):
     """Run the reverse process from x_T (N, C, H, W) for labels y (N,) on model's device.
 
     start_index > 0 skips the first timesteps (SDEdit: x_T is then an image noised to
     sampler.timesteps[start_index]). on_step(i, t, x_prev, pred_x0) may return a replacement for
-    x_prev (inpainting). Returns (x_0 in [-1, 1] (N, C, H, W), Trajectory or None).
+    x_prev (inpainting). guidance_interval (lo, hi): guide only at timesteps lo <= t <= hi, plain
+    conditional steps elsewhere (see guidance_at). Returns (x_0 in [-1, 1] (N, C, H, W), Trajectory or None).
     """
     device = next(model.parameters()).device
     x, y = x_T.to(device), y.to(device)
+    interval = check_interval(guidance_interval, sampler.schedule.T)
     sampler.reset()
     steps = sampler.timesteps[start_index:]
     traj = Trajectory(steps) if capture else None
@@ -186,7 +221,7 @@ def sample_loop(model, sampler: Sampler, y: torch.Tensor, x_T: torch.Tensor, gui
         traj.x_t.append(x.float().cpu())
     for i, t in enumerate(tqdm(steps.tolist(), disable=not progress, desc=f"{sampler.name} sampling",
                                leave=False)):
-        eps = guided_eps(model, x, t, y, guidance, use_autocast)
+        eps = guided_eps(model, x, t, y, guidance_at(guidance, t, interval), use_autocast)
         out = sampler.step(eps, t, x, generator)
         x = out.prev_sample
         if on_step is not None:

@@ -82,8 +82,14 @@ def test_bench_core_measures_training_and_sampling_rates_and_warm_up_time():
 
 
 def test_bench_shipped_prints_one_row_per_guidance_scale(monkeypatch, capsys):
+    """The real-digit spread first, then one row per scale; with 2 steps (t = 999, 499) and guidance only
+    at t <= 500, a guided run costs 1 + 2 network evaluations per image."""
     bench = load("bench_shipped")
-    monkeypatch.setattr(sys, "argv", ["bench_shipped.py", "--n", "20", "--steps", "2", "--guidance", "1", "2"])
+    monkeypatch.setattr(sys, "argv", ["bench_shipped.py", "--n", "20", "--steps", "2", "--guidance", "1", "2",
+                                      "--interval", "0", "500", "--reference-seeds", "2"])
     bench.main()
     rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
-    assert [r[0] for r in rows] == ["| guidance", "| 1", "| 2"] and all(0 <= float(r[1]) <= 1 for r in rows[1:])
+    assert [r[0] for r in rows] == ["| pair", "| test vs test (disjoint)", "| train vs the test reference",
+                                    "| guidance", "| 1", "| 2"]
+    assert all(0 < float(v) for r in rows[1:3] for v in r[1:4])
+    assert [r[1] for r in rows[4:]] == ["2", "3"] and all(0 <= float(r[2]) <= 1 for r in rows[4:])

@@ -67,3 +67,14 @@ def test_real_vs_real_is_small_and_damage_increases_distances():
         r = ev.evaluate_samples(damaged, y)
         assert r["kid"] > clean["kid"] + 0.01
         assert r["fd"] > clean["fd"] * 2
+
+
+def test_reference_spread_measures_the_draw_to_draw_spread():
+    r = ev.reference_spread(300, seeds=range(3))
+    assert r["n"] == 300 and r["seeds"] == [0, 1, 2]
+    assert r["real_vs_real"][0] == pytest.approx(ev.real_vs_real(300, 0)["fd"])
+    for key in ("real_vs_real", "train_vs_ref"):
+        assert len(r[key]) == 3 and min(r[key]) > 0
+        assert len(set(r[key])) == 3, f"{key}: every seed draws different digits"
+    # training digits are real digits: as close to the test reference as two test sets (within the spread)
+    assert max(r["train_vs_ref"]) < 3 * max(r["real_vs_real"])

@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.samplers import Trajectory, guided_eps, make_sampler, sample_loop
+from helpers.samplers import Trajectory, guided_eps, make_sampler, network_calls, sample_loop
 from helpers.schedule import NoiseSchedule
 from helpers.unet import UNet, UNetConfig
 
@@ -59,12 +59,12 @@ class MixtureOracle(nn.Module):
         return mean, var
 
 
-def run(oracle, name, steps, y, n, seed, eta=0.0, guidance=1.0, capture=False):
+def run(oracle, name, steps, y, n, seed, eta=0.0, guidance=1.0, capture=False, interval=None):
     sampler = make_sampler(name, oracle.schedule, steps, eta)
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn((n, *SHAPE), generator=g)
     x, traj = sample_loop(oracle, sampler, torch.full((n,), y), x_T, guidance, generator=g,
-                          capture=capture, use_autocast=False)
+                          capture=capture, use_autocast=False, guidance_interval=interval)
     return (x, traj) if capture else x
 
 
@@ -289,6 +289,40 @@ def test_guidance_zero_samples_the_unconditional_model(points):
     assert (nearest_component(cond, points)[1] == 0).all()
     strong = run(points, "ddim", 20, y=1, n=500, seed=6, guidance=4.0)
     assert (nearest_component(strong, points)[1] == 1).all()
+
+
+def test_guidance_interval_guides_only_inside_the_window(points):
+    """Two passes (a batch of 2N) exactly at the timesteps inside [lo, hi], one pass elsewhere, and
+    network_calls counts the same."""
+    smp = make_sampler("ddim", points.schedule, 10)                     # t = 999, 899, ..., 99
+    seen = []
+    hook = points.register_forward_hook(lambda m, args, out: seen.append((int(args[1][0]), len(args[0]))))
+    try:
+        sample_loop(points, smp, torch.zeros(4, dtype=torch.long), torch.randn((4, *SHAPE)), 3.0,
+                    use_autocast=False, guidance_interval=(200, 700))
+    finally:
+        hook.remove()
+    ts = smp.timesteps.tolist()
+    assert seen == [(t, 8 if 200 <= t <= 700 else 4) for t in ts]
+    assert network_calls(smp.timesteps, 3.0, (200, 700)) == sum(n for _, n in seen) // 4 == 15
+    assert network_calls(10, 3.0) == 20 and network_calls(10, 1.0) == 10 and network_calls(10, 0.0) == 10
+    with pytest.raises(ValueError, match="timesteps themselves"):
+        network_calls(10, 3.0, (200, 700))
+
+
+def test_guidance_interval_endpoints(points):
+    """A window over every timestep is plain guidance; a window between two timesteps is w = 1."""
+    full = run(points, "dpm++", 10, y=1, n=200, seed=3, guidance=0.5)
+    torch.testing.assert_close(run(points, "dpm++", 10, y=1, n=200, seed=3, guidance=0.5, interval=(0, 999)), full)
+    cond = run(points, "dpm++", 10, y=1, n=200, seed=3, guidance=1.0)
+    torch.testing.assert_close(run(points, "dpm++", 10, y=1, n=200, seed=3, guidance=0.5, interval=(100, 150)), cond)
+    assert (full - cond).abs().max() > 1e-3, "the test needs guidance that changes the samples"
+
+
+@pytest.mark.parametrize("interval", [(500, 200), (-1, 500), (0, 1000), (3,), "ab", 5])
+def test_bad_guidance_interval_raises(points, interval):
+    with pytest.raises(ValueError, match="guidance_interval"):
+        run(points, "ddim", 5, y=0, n=2, seed=0, guidance=2.0, interval=interval)
 
 
 # the loop's extras ----------------------------------------------------------------------------
