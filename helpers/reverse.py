@@ -24,7 +24,7 @@ from .classifier import predict
 from .evaluate import accuracy_report, evaluate_samples
 from .notebook import image_grid, show_grid
 from .plots import new_figure, np_
-from .samplers import network_calls
+from .samplers import check_interval, make_sampler, network_calls
 from .utils import unnormalize_to_zero_to_one
 
 # scoring a trajectory -------------------------------------------------------------------------
@@ -246,7 +246,8 @@ def sweep(pipe, settings: list, n: int, seed: int = 0, max_calls: "int | None" =
     for s in tqdm(settings, desc="sweep", disable=not progress):
         s = dict(s)
         s["guidance"] = pipe.guidance if s.get("guidance") is None else float(s["guidance"])
-        calls = network_calls(s.get("steps", 50), s["guidance"])
+        timesteps = make_sampler(s.get("sampler", "ddim"), pipe.schedule, s.get("steps", 50)).timesteps
+        calls = network_calls(timesteps, s["guidance"], check_interval(s.get("guidance_interval"), pipe.schedule.T))
         n_pt = n if max_calls is None else min(n, max(10, max_calls // calls // 10 * 10))
         labels = torch.arange(10).repeat(n_pt // 10)
         t0 = time.perf_counter()

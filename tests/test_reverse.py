@@ -274,9 +274,12 @@ def test_sweep_rejects_unbalanced_n():
 
 @needs_classifier
 def test_sweep_rows_and_call_budget():
-    rows = rv.sweep(tiny_pipeline(), [{"sampler": "ddim", "steps": 1}, {"sampler": "ddpm", "steps": 4, "guidance": 2}],
-                    n=20, max_calls=40, keep=5, progress=False)
-    assert [r["n"] for r in rows] == [20, 10]         # 4 steps x 2 passes = 8 calls per image: 40 // 8 -> 10
+    rows = rv.sweep(tiny_pipeline(), [{"sampler": "ddim", "steps": 1}, {"sampler": "ddpm", "steps": 4, "guidance": 2},
+                                      {"sampler": "ddpm", "steps": 4, "guidance": 2, "guidance_interval": (0, 30)}],
+                    n=20, max_calls=100, keep=5, progress=False)
+    # 4 steps x 2 passes = 8 calls per image: 100 // 8 -> 10 images; guiding only t = 24 of (99, 74, 49, 24):
+    # 5 calls per image -> all 20
+    assert [r["n"] for r in rows] == [20, 10, 20]
     assert rows[1]["guidance"] == 2.0 and rows[0]["guidance"] == 1.0
     for r in rows:
         assert r["images"].shape == (5, 1, 28, 28) and r["images_per_s"] > 0
