@@ -22,6 +22,7 @@ VARIANTS = {
     "b32": ({}, dict(batch_size=32)),
     "b32-ema.99": ({}, dict(batch_size=32, ema_decay=0.99)),
     "min-snr": ({}, dict(loss_weighting="min_snr")),
+    "b32-min-snr": ({}, dict(batch_size=32, loss_weighting="min_snr")),   # beside b32: the 10-min recipe's batch
 }
 BASE = dict(epochs=1000, sample_steps=0, decay_over_time=True)
 

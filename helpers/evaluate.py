@@ -132,6 +132,14 @@ def real_vs_real(n: int, seed: int = 0) -> dict:
     return {"n": n, "fd": frechet_distance(f1, f2), "kid": kernel_distance(f1, f2)}
 
 
+def real_vs_real_spread(n: int, seeds=range(5)) -> dict:
+    """The draw-to-draw noise of a distance at sample size n: the standard deviation (over `seeds`) of
+    real_vs_real's "fd" and "kid". Differences between two generated sets smaller than about twice
+    these cannot be told apart from which digits happened to be drawn."""
+    draws = [real_vs_real(n, s) for s in seeds]
+    return {"n": n, **{k: torch.tensor([d[k] for d in draws]).std(correction=0).item() for k in ("fd", "kid")}}
+
+
 def reference_spread(n: int, seeds=range(8), reference_seed: int = 0) -> dict:
     """How far apart real digits are at sample size n, to read a generated set's distance against.
 

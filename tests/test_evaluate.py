@@ -78,3 +78,11 @@ def test_reference_spread_measures_the_draw_to_draw_spread():
         assert len(set(r[key])) == 3, f"{key}: every seed draws different digits"
     # training digits are real digits: as close to the test reference as two test sets (within the spread)
     assert max(r["train_vs_ref"]) < 3 * max(r["real_vs_real"])
+
+
+@needs_classifier
+def test_real_vs_real_spread_is_the_std_over_draws_and_shrinks_with_n():
+    small, large = ev.real_vs_real_spread(50, seeds=range(4)), ev.real_vs_real_spread(500, seeds=range(4))
+    fds = torch.tensor([ev.real_vs_real(50, s)["fd"] for s in range(4)])
+    assert small["n"] == 50 and small["fd"] == pytest.approx(fds.std(correction=0).item())
+    assert small["fd"] > large["fd"] > 0 and small["kid"] > large["kid"] > 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
-from helpers.notebook import read_metrics
+from helpers.notebook import METRICS_KEY, read_metrics
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -124,3 +124,20 @@ def test_committed_notebook_has_outputs_and_no_errors(path):
     errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"{path.name} has a stored error: {errors[0].get('ename')}"
     assert read_metrics(nb), f"{path.name}'s committed outputs record no metrics"
+    echoed = [c for c in code if any(o.get("metadata", {}).get(METRICS_KEY) for o in c.get("outputs", []))
+              and any(o.get("output_type") == "execute_result" for o in c.get("outputs", []))]
+    assert not echoed, f"{path.name} shows recorded metrics twice (table and dict): {echoed[0]['source'][-1]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_papermill_sees_every_parameter(path):
+    """`papermill --help-notebook` and graders' -p overrides rely on papermill parsing each line of
+    the parameters cell; a comment it cannot parse (e.g. one holding '=') hides that parameter."""
+    from papermill.translators import PythonTranslator
+    cell = next(c for c in json.loads(path.read_text())["cells"]
+                if "parameters" in c.get("metadata", {}).get("tags", []))
+    source = "".join(cell["source"])
+    assigned = {line.split("=")[0].split(":")[0].strip() for line in source.splitlines()
+                if line and not line[0].isspace() and not line.startswith("#") and "=" in line.split("#")[0]}
+    inferred = {p.name for p in PythonTranslator.inspect({"source": source})}
+    assert assigned <= inferred, f"{path.name}: papermill cannot parse the line(s) of {sorted(assigned - inferred)}"
