@@ -47,14 +47,14 @@ def _plain(v):
 
 def record(**metrics):
     """Show and store key results, e.g. record(final_val_loss=0.031, accuracy=0.995): a markdown table
-    for the reader, JSON for read_metrics and the grader."""
+    for the reader, JSON for read_metrics and the grader. Returns None, so a record(...) that ends a
+    cell does not echo the metrics a second time as a dict."""
     from IPython.display import display
     metrics = {k: _plain(v) for k, v in metrics.items()}
     rows = "\n".join(f"| `{k}` | {json.dumps(v) if not isinstance(v, float) else f'{v:.4g}'} |"
                      for k, v in metrics.items())
     display({"text/markdown": "| recorded metric | value |\n|---|---|\n" + rows,
              "application/json": metrics}, raw=True, metadata={METRICS_KEY: True})
-    # returns None, so a record(...) ending a cell does not echo the metrics a second time as a dict
 
 
 def read_metrics(notebook: "str | Path | dict") -> dict:
