@@ -4,6 +4,7 @@ DPM-Solver++ (10 steps) at several guidance scales (accuracy, Fréchet ratio, ke
 
     python benchmarks/bench_short_budget.py                        # every variant, 10 min each (~2 h)
     python benchmarks/bench_short_budget.py --variants b32 b64     # some of them
+    python benchmarks/bench_short_budget.py --variants b32 --seed 1   # another training seed
 
 Run it alone: the budget is wall-clock time, so anything else running steals training steps.
 """
@@ -27,9 +28,9 @@ VARIANTS = {
 BASE = dict(epochs=1000, sample_steps=0, decay_over_time=True)
 
 
-def run_variant(name, minutes, guidances, n):
+def run_variant(name, minutes, guidances, n, seed=0):
     unet, train = VARIANTS[name]
-    trainer = Trainer(UNetConfig(**unet), TrainConfig(**{**BASE, **train, "max_minutes": minutes}))
+    trainer = Trainer(UNetConfig(**unet), TrainConfig(**{**BASE, **train, "max_minutes": minutes, "seed": seed}))
     trainer.fit(*mnist_tensors("train"), progress=False)
     img_s = trainer.step * trainer.config.batch_size / trainer.elapsed
     for weights, model in (("EMA", trainer.ema), ("raw", trainer.model)):
@@ -45,12 +46,13 @@ def main():
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--guidance", type=float, nargs="+", default=[1.5, 2, 3])
     ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0, help="training seed: initial weights, batch order, noise")
     args = ap.parse_args()
-    print(f"{args.minutes:g} min of training per variant; DPM-Solver++ 10 steps, n = {args.n}")
+    print(f"{args.minutes:g} min of training per variant, seed {args.seed}; DPM-Solver++ 10 steps, n = {args.n}")
     print("| variant | steps | train img/s | weights | guidance | accuracy | Fréchet ratio | KID |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.variants:
-        run_variant(name, args.minutes, args.guidance, args.n)
+        run_variant(name, args.minutes, args.guidance, args.n, args.seed)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,18 @@ def test_kernel_distance_is_unbiased_near_zero_and_positive_for_different_sets()
     assert ev.kernel_distance(a * 1.5 + 0.5, b) > 0.2
 
 
+def test_kernel_distance_is_not_decided_by_two_samples_on_a_unit_the_reference_never_uses():
+    """A ReLU unit silent in every real digit and faintly active in two generated ones (the shipped model
+    at n = 5,000): standardising by its tiny std made their kernel value dominate the estimate."""
+    g = torch.Generator().manual_seed(2)
+    real, gen = torch.randn(600, 16, generator=g).relu(), torch.randn(600, 16, generator=g).relu()
+    real[:, 0], gen[:, 0] = 0, 0
+    outliers = gen.clone()
+    outliers[:2, 0] = torch.tensor([0.05, 0.04])
+    assert ev.kernel_distance(outliers, real) == pytest.approx(ev.kernel_distance(gen, real), abs=0.005)
+    assert abs(ev.kernel_distance(outliers, real)) < 0.02
+
+
 def test_confusion_and_accuracy_report():
     labels = torch.tensor([0, 0, 1, 2])
     probs = torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 2]), 10).float()
