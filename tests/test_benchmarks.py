@@ -93,3 +93,25 @@ def test_bench_shipped_prints_one_row_per_guidance_scale(monkeypatch, capsys):
                                     "| guidance", "| 1", "| 2"]
     assert all(0 < float(v) for r in rows[1:3] for v in r[1:4])
     assert [r[1] for r in rows[4:]] == ["2", "3"] and all(0 <= float(r[2]) <= 1 for r in rows[4:])
+    assert rows[3][7] == "ink" and all(float(r[7]) > 0 for r in rows[4:])   # generated ink / real ink
+
+
+def test_bench_shipped_real_ink_weights_every_digit_equally():
+    bench = load("bench_shipped")
+    x, y = bench.mnist_tensors("test")
+    per_digit = [x[y == d].add(1).div(2).mean().item() for d in range(10)]
+    assert bench.real_ink() == pytest.approx(sum(per_digit) / 10)
+    assert abs(bench.real_ink() - x.add(1).div(2).mean().item()) > 1e-4   # the test set is not balanced
+
+
+def test_bench_shipped_fp32_samples_without_autocast(monkeypatch, capsys):
+    bench = load("bench_shipped")
+    seen = []
+    fake = dict(accuracy=1.0, fd=1.0, fd_real=1.0, fd_ratio=1.0, kid=0.0, ink=0.13, digits_per_s=1.0)
+    monkeypatch.setattr(bench, "score", lambda *a: seen.append(a[5]) or fake)
+    for argv in ([], ["--fp32"]):
+        monkeypatch.setattr(sys, "argv", ["bench_shipped.py", "--guidance", "1.5", "--reference-seeds", "0", *argv])
+        bench.main()
+    assert seen == [True, False]                         # the bf16 argument of score()
+    out = capsys.readouterr().out
+    assert "bf16 autocast; ink" in out and "fp32; ink" in out
