@@ -11,6 +11,7 @@
     the median's (a ReLU unit that is silent, or nearly so, must not blow up); ~0 for two real sets.
 * diversity within each digit: mean pairwise feature distance (guidance trades it for fidelity).
 """
+import math
 from functools import lru_cache
 
 import torch
@@ -135,6 +136,14 @@ def real_vs_real(n: int, seed: int = 0) -> dict:
     f1, _ = real_features(n, seed)
     f2, _ = real_features(n, seed, disjoint_from=seed)
     return {"n": n, "fd": frechet_distance(f1, f2), "kid": kernel_distance(f1, f2)}
+
+
+def accuracy_noise(p1: float, p2: float, n: int) -> float:
+    """Two standard errors of the difference between accuracies p1 and p2 (in [0, 1]), each measured on n
+    independent digits (binomial). A smaller difference is within sampling noise."""
+    if n < 1 or not (0 <= p1 <= 1 and 0 <= p2 <= 1):
+        raise ValueError(f"need accuracies in [0, 1] and n >= 1, got p1={p1}, p2={p2}, n={n}")
+    return 2 * math.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / n)
 
 
 def real_vs_real_spread(n: int, seeds=range(5)) -> dict:

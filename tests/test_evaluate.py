@@ -98,3 +98,15 @@ def test_real_vs_real_spread_is_the_std_over_draws_and_shrinks_with_n():
     fds = torch.tensor([ev.real_vs_real(50, s)["fd"] for s in range(4)])
     assert small["n"] == 50 and small["fd"] == pytest.approx(fds.std(correction=0).item())
     assert small["fd"] > large["fd"] > 0 and small["kid"] > large["kid"] > 0
+
+
+def test_accuracy_noise_covers_the_spread_of_simulated_accuracies():
+    """About 95% of differences between two accuracy measurements of the same p fall within accuracy_noise."""
+    g = torch.Generator().manual_seed(0)
+    p, n = 0.82, 500
+    a, b = (torch.bernoulli(torch.full((2000, n), p), generator=g).mean(1) for _ in range(2))
+    inside = ((a - b).abs() <= ev.accuracy_noise(p, p, n)).float().mean().item()
+    assert 0.93 <= inside <= 0.97
+    assert ev.accuracy_noise(1.0, 1.0, 500) == 0 and ev.accuracy_noise(0.5, 0.5, 2000) < ev.accuracy_noise(0.5, 0.5, 500)
+    with pytest.raises(ValueError, match="accuracies in"):
+        ev.accuracy_noise(82, 86, 500)       # percentages, not fractions
