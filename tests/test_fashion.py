@@ -19,6 +19,17 @@ def test_coloured_discs_are_labelled_by_colour():
     assert fashion.disc_colour_class(x01.roll(1, dims=1)).ne(y).any()          # swapped channels: other colours
 
 
+def test_disc_colour_is_read_from_the_disc_not_a_hazy_background():
+    x, y = fashion.coloured_discs(200, size=32, seed=1)
+    x01 = (x + 1) / 2
+    haze = 0.4 * torch.rand(200, 3, 1, 1, generator=torch.Generator().manual_seed(0))   # a coloured cast
+    hazy = torch.where(x01.amax(1, keepdim=True) > 0, x01, haze.expand_as(x01))
+    assert torch.equal(fashion.disc_colour_class(hazy), y)
+    assert fashion.disc_colour_class(hazy, top=0.5).ne(y).any()    # half the image: the haze counts
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        fashion.disc_colour_class(x01[:, :1])
+
+
 def test_rgb_32_path_trains_samples_saves_and_loads(tmp_path):
     x, y = fashion.coloured_discs(96, size=32, seed=0)
     cfg = UNetConfig(image_size=32, in_channels=3, base=8, mults=(1, 2), attn_resolutions=(16,))

@@ -95,6 +95,8 @@ EXPECT = {
         "other_dataset": lambda v: v == "fashion",
         "other_available": lambda v: v is True,                    # .ci/run installs dataset-fashion-mnist
         "cifar10_available": lambda v: v in (True, False),
+        "rgb32_colour_by_sampler": lambda v: set(v) == {"ddim", "ddpm"} and all(0 <= a <= 1 for a in v.values()),
+        "rgb32_lit": lambda v: 0.05 < v["real"] < 0.3 and all(0 <= a <= 1 for a in v.values()),   # discs: ~17% lit
     },
 }
 
