@@ -7,8 +7,8 @@ machine, same run.
   ours      helpers' recipe: bf16 autocast, cosine schedule, AdamW 2e-3 with warm-up, label dropout 0.1,
             with the settings that pay under a short time budget on a CPU (measured, see RESULTS.md):
             the learning rate decays over the budget (TrainConfig(decay_over_time=True)), batch 32,
-            EMA decay 0.99, min-SNR loss weighting (gamma 5); sampled with DPM-Solver++ and
-            classifier-free guidance
+            EMA decay 0.99, min-SNR loss weighting (gamma 5), a U-Net that predicts v instead of eps
+            (UNetConfig(prediction="v")); sampled with DPM-Solver++ and classifier-free guidance
 
 Each recipe trains from scratch for each wall-clock budget (minutes of training, evaluation time
 excluded). The baseline's learning rate is constant, so one run stopped at each budget is the same as
@@ -36,10 +36,10 @@ from helpers.samplers import network_calls
 
 # (sampler, steps, guidance, bf16); the first one also scores every training budget
 RECIPES = {
-    "baseline": dict(train=TrainConfig(schedule="linear", lr=2e-4, warmup_steps=1, ema_decay=0.0, p_uncond=0.0,
+    "baseline": dict(unet=UNetConfig(), train=TrainConfig(schedule="linear", lr=2e-4, warmup_steps=1, ema_decay=0.0, p_uncond=0.0,
                                        bf16=False, grad_clip=0.0, epochs=1000, sample_steps=0),
                      samplers=[("ddpm", 1000, 1.0, False)]),
-    "ours": dict(train=TrainConfig(epochs=1000, sample_steps=0, batch_size=32, ema_decay=0.99, decay_over_time=True,
+    "ours": dict(unet=UNetConfig(prediction="v"), train=TrainConfig(epochs=1000, sample_steps=0, batch_size=32, ema_decay=0.99, decay_over_time=True,
                                    loss_weighting="min_snr"),
                  samplers=[("dpm++", 10, 2.0, True), ("dpm++", 10, 1.0, True), ("dpm++", 5, 2.0, True),
                            ("dpm++", 10, 1.5, True), ("dpm++", 10, 3.0, True), ("dpm++", 20, 2.0, True)]),
@@ -77,7 +77,7 @@ def train_rows(name, recipe, budgets, n):
     rows, trainer = [], None
     for minutes in budgets:
         if trainer is None or recipe["train"].decay_over_time:
-            trainer = Trainer(UNetConfig(), recipe["train"])
+            trainer = Trainer(recipe["unet"], recipe["train"])
         trainer.config.max_minutes = minutes
         trainer.fit(x, y, progress=False)
         r = score(trainer.ema, trainer.schedule, sampler, steps, guidance, bf16, n)

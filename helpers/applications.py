@@ -168,7 +168,7 @@ def inpaint(model, schedule, x0: torch.Tensor, mask: torch.Tensor, y: "torch.Ten
     for t in tqdm(smp.timesteps.tolist(), desc="inpainting", disable=not progress, leave=False):
         t_prev = smp.prev_timestep(t)
         for r in range(resample):
-            x_prev = smp.step(guided_eps(model, x, t, y, guidance), t, x, g).prev_sample
+            x_prev = smp.step(guided_eps(model, x, t, y, guidance, schedule=schedule), t, x, g).prev_sample
             known = x0 if t_prev < 0 else schedule.add_noise(x0, torch.randn(x0.shape, generator=g).to(device), t_prev)
             x_prev = mask * known + (1 - mask) * x_prev
             if r == resample - 1 or t_prev < 0:

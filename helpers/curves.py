@@ -106,7 +106,7 @@ def eps_and_x0_mse(model, schedule, x0: torch.Tensor, y: torch.Tensor, t: int, s
     device = next(model.parameters()).device
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
     x_t = schedule.add_noise(x0, noise, torch.full((len(x0),), int(t)))
-    eps = guided_eps(model, x_t.to(device), int(t), y.to(device), 1.0).cpu()
+    eps = guided_eps(model, x_t.to(device), int(t), y.to(device), 1.0, schedule=schedule).cpu()
     return mse(eps, noise), mse(schedule.predict_x0(x_t, eps, int(t)), x0)
 
 

@@ -77,7 +77,7 @@ def mse(a: torch.Tensor, b: torch.Tensor) -> float:
 def one_shot_x0(model, schedule: NoiseSchedule, x_t: torch.Tensor, t: int, y: torch.Tensor) -> torch.Tensor:
     """x0_hat = predict_x0(x_t, eps_hat): one network call, clipped to [-1, 1] as the samplers do."""
     device = next(model.parameters()).device
-    eps = guided_eps(model, x_t.to(device), t, y.to(device), 1.0).cpu()
+    eps = guided_eps(model, x_t.to(device), t, y.to(device), 1.0, schedule=schedule).cpu()
     return schedule.predict_x0(x_t, eps, t).clamp(-1, 1)
 
 
@@ -205,7 +205,7 @@ def t_sweep(model, schedule: NoiseSchedule, x0: torch.Tensor, y: torch.Tensor, t
     x_t = schedule.add_noise(x0, noise, torch.full((len(x0),), int(t_true)))
     out = {"t": [int(t) for t in t_inputs], "eps_mse": [], "eps_rms": []}
     for t in out["t"]:
-        eps = guided_eps(model, x_t.to(device), t, y.to(device), 1.0).cpu()
+        eps = guided_eps(model, x_t.to(device), t, y.to(device), 1.0, schedule=schedule).cpu()
         out["eps_mse"].append(mse(eps, noise))
         out["eps_rms"].append(eps.pow(2).mean().sqrt().item())
     return out

@@ -152,21 +152,32 @@ class Trajectory:
         return torch.stack(self.x_t), torch.stack(self.x0)
 
 
-def guided_eps(model, x_t, t, y, guidance: float, use_autocast: bool = True):
+def prediction_of(model) -> str:
+    """What model's output means: "eps" (the default) or "v" (UNetConfig.prediction)."""
+    return getattr(getattr(model, "config", None), "prediction", "eps")
+
+
+def guided_eps(model, x_t, t, y, guidance: float, use_autocast: bool = True,
+               schedule: "NoiseSchedule | None" = None):
     """Classifier-free guidance: eps_u + w (eps_c - eps_u), one batched call for both passes.
 
     w = 1 is plain conditional sampling (one pass), w = 0 unconditional, w > 1 sharpens the class.
+    A v-prediction model's guided v is turned into eps with `schedule` (required for such a model;
+    the map is affine with weights summing to one, so guiding v and guiding eps agree).
     """
     B = x_t.shape[0]
     tt = torch.full((B,), int(t), device=x_t.device, dtype=torch.long)
     null = torch.full_like(y, model.null_label)
+    v_model = prediction_of(model) == "v"
+    if v_model and schedule is None:
+        raise ValueError("this model predicts v (UNetConfig.prediction='v'): pass schedule= to turn it into eps")
     with torch.no_grad(), autocast(x_t.device, use_autocast):
-        if guidance == 1:
-            return model(x_t, tt, y).float()
-        if guidance == 0:
-            return model(x_t, tt, null).float()
-        eps_c, eps_u = model(torch.cat([x_t, x_t]), torch.cat([tt, tt]), torch.cat([y, null])).float().chunk(2)
-    return eps_u + guidance * (eps_c - eps_u)
+        if guidance in (0, 1):
+            out = model(x_t, tt, y if guidance == 1 else null).float()
+        else:
+            out_c, out_u = model(torch.cat([x_t, x_t]), torch.cat([tt, tt]), torch.cat([y, null])).float().chunk(2)
+            out = out_u + guidance * (out_c - out_u)
+    return schedule.eps_from_v(out, x_t.float(), t) if v_model else out
 
 
 def check_interval(interval, T: int):
@@ -221,7 +232,7 @@ def sample_loop(model, sampler: Sampler, y: torch.Tensor, x_T: torch.Tensor, gui
         traj.x_t.append(x.float().cpu())
     for i, t in enumerate(tqdm(steps.tolist(), disable=not progress, desc=f"{sampler.name} sampling",
                                leave=False)):
-        eps = guided_eps(model, x, t, y, guidance_at(guidance, t, interval), use_autocast)
+        eps = guided_eps(model, x, t, y, guidance_at(guidance, t, interval), use_autocast, sampler.schedule)
         out = sampler.step(eps, t, x, generator)
         x = out.prev_sample
         if on_step is not None:

@@ -95,6 +95,18 @@ class NoiseSchedule:
         ab = self.alpha_bar_at(t, x_t)
         return (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
 
+    def get_velocity(self, x0: torch.Tensor, noise: torch.Tensor, t) -> torch.Tensor:
+        """v = sqrt(alpha_bar_t) noise - sqrt(1 - alpha_bar_t) x0 (Salimans & Ho 2022), the target of a
+        v-prediction network (diffusers' get_velocity). x0, noise: (B, C, H, W); t: (B,) or scalar."""
+        ab = self.alpha_bar_at(self.check_t(t), x0)
+        return ab.sqrt() * noise - (1 - ab).sqrt() * x0
+
+    def eps_from_v(self, v: torch.Tensor, x_t: torch.Tensor, t) -> torch.Tensor:
+        """The noise a v-prediction implies: eps = sqrt(ab) v + sqrt(1 - ab) x_t (exact, since
+        x_t = sqrt(ab) x0 + sqrt(1 - ab) eps and ab + (1 - ab) = 1)."""
+        ab = self.alpha_bar_at(t, x_t)
+        return ab.sqrt() * v + (1 - ab).sqrt() * x_t
+
     # reverse process --------------------------------------------------------------------------
 
     def posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t, t_prev=None):

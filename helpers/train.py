@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .samplers import prediction_of
 from .schedule import NoiseSchedule
 from .unet import UNet, UNetConfig, config_dict
 from .utils import autocast, load_checkpoint, pick_device, save_atomic, unnormalize_to_zero_to_one
@@ -59,22 +60,27 @@ class TrainConfig:
 # the loss -------------------------------------------------------------------------------------
 
 def diffusion_loss(model, schedule, x0, y, t, noise, weighting="none", gamma=5.0, reduce=True):
-    """MSE between the true noise and the model's estimate of it at x_t = add_noise(x0, noise, t).
+    """MSE between the network's output and its target at x_t = add_noise(x0, noise, t): the noise
+    eps, or v = schedule.get_velocity(x0, noise, t) for a v-prediction model (UNetConfig.prediction).
 
-    x0 (B, C, H, W) in [-1, 1]; y (B,) labels (null allowed); t (B,). Returns a scalar, or (B,)
-    per-image losses with reduce=False.
+    x0 (B, C, H, W) in [-1, 1]; y (B,) labels (null allowed); t (B,). min-SNR weighting multiplies
+    each image's MSE by min(SNR, gamma) / SNR for eps and min(SNR, gamma) / (SNR + 1) for v: the same
+    weight on the implied eps error either way. Returns a scalar, or (B,) per-image losses with reduce=False.
     """
     x_t = schedule.add_noise(x0, noise, t)
-    per_image = F.mse_loss(model(x_t, t, y).float(), noise, reduction="none").mean(dim=(1, 2, 3))
+    v_model = prediction_of(model) == "v"
+    target = schedule.get_velocity(x0, noise, t) if v_model else noise
+    per_image = F.mse_loss(model(x_t, t, y).float(), target, reduction="none").mean(dim=(1, 2, 3))
     if weighting == "min_snr":
         snr = schedule.snr[t.cpu()].to(per_image.device)
-        per_image = per_image * snr.clamp(max=gamma) / snr
+        per_image = per_image * snr.clamp(max=gamma) / (snr + 1 if v_model else snr)
     return per_image.mean() if reduce else per_image
 
 
 @torch.no_grad()
 def loss_by_t(model, schedule, x0, y, ts, seed=0, bf16=True):
-    """Validation MSE of eps at each timestep in ts, same noise for every t. Returns (len(ts),)."""
+    """Validation MSE of the network's target (eps, or v) at each timestep in ts, same noise for
+    every t. Returns (len(ts),)."""
     device = next(model.parameters()).device
     g = torch.Generator().manual_seed(seed)
     noise = torch.randn(x0.shape, generator=g)
@@ -192,7 +198,8 @@ class Trainer:
 
     @torch.no_grad()
     def val_loss(self, model, x_val, y_val) -> float:
-        """Mean eps-MSE on fixed (x0, t, noise) triples drawn once from the validation images."""
+        """Mean MSE (of eps, or of v for a v-prediction model) on fixed (x0, t, noise) triples drawn
+        once from the validation images."""
         g = torch.Generator().manual_seed(12345)
         n = min(self.config.val_size, len(x_val))
         idx = torch.randperm(len(x_val), generator=g)[:n]

@@ -29,9 +29,12 @@ class UNetConfig:
     num_classes: int = 10           # the embedding has one more row: the "null" label
     skips: bool = True              # False zeroes the skip connections (notebook 02's experiment)
     dropout: float = 0.0
+    prediction: str = "eps"         # what the output means: "eps" (the noise) or "v" (Salimans & Ho)
 
     def __post_init__(self):
         self.mults, self.attn_resolutions = tuple(self.mults), tuple(self.attn_resolutions)
+        if self.prediction not in ("eps", "v"):
+            raise ValueError(f"UNetConfig.prediction must be 'eps' or 'v', got {self.prediction!r}")
         if self.image_size % 2 ** (len(self.mults) - 1):
             raise ValueError(f"image_size {self.image_size} must be divisible by {2 ** (len(self.mults) - 1)}")
 

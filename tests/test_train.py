@@ -118,6 +118,69 @@ def test_min_snr_weighting_only_lowers_the_loss():
     assert by_t.shape == (3,) and torch.isfinite(by_t).all()
 
 
+class Oracle(torch.nn.Module):
+    """Answers with a fixed tensor (B, C, H, W) whatever it is given, labelled as eps or v."""
+    null_label = 10
+
+    def __init__(self, out, prediction):
+        super().__init__()
+        self.out, self.config = out, UNetConfig(prediction=prediction)
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x_t, t, y):
+        return self.out[: len(x_t)].repeat(len(x_t) // len(self.out), 1, 1, 1) + self.w
+
+
+def test_v_prediction_loss_targets_v_and_min_snr_weights_the_implied_eps_error_alike():
+    from helpers.schedule import NoiseSchedule
+    s = NoiseSchedule(1000, "cosine")
+    g = torch.Generator().manual_seed(0)
+    x0, noise = torch.rand((8, 1, 28, 28), generator=g) * 2 - 1, torch.randn((8, 1, 28, 28), generator=g)
+    t, y = torch.arange(0, 1000, 125), torch.arange(8)
+    v = s.get_velocity(x0, noise, t)
+    assert diffusion_loss(Oracle(v, "v"), s, x0, y, t, noise).item() == pytest.approx(0, abs=1e-10)
+    assert diffusion_loss(Oracle(v, "eps"), s, x0, y, t, noise).item() > 0.1, "v is not eps: an eps model is wrong"
+    v_hat = v + 0.1 * torch.randn(v.shape, generator=g)                       # an imperfect v-model
+    eps_hat = s.eps_from_v(v_hat, s.add_noise(x0, noise, t), t)             # the eps-model it implies
+    lv = diffusion_loss(Oracle(v_hat, "v"), s, x0, y, t, noise, "min_snr", 5.0, reduce=False)
+    le = diffusion_loss(Oracle(eps_hat, "eps"), s, x0, y, t, noise, "min_snr", 5.0, reduce=False)
+    torch.testing.assert_close(lv, le, rtol=1e-3, atol=1e-7)
+    plain_v = diffusion_loss(Oracle(v_hat, "v"), s, x0, y, t, noise, reduce=False)
+    assert not torch.allclose(plain_v, le, rtol=1e-2), "plain v-MSE weights timesteps differently"
+
+
+def test_guided_eps_turns_a_v_models_output_into_eps_and_needs_the_schedule():
+    from helpers.samplers import guided_eps
+    from helpers.schedule import NoiseSchedule
+    s = NoiseSchedule(1000, "cosine")
+    g = torch.Generator().manual_seed(1)
+    x0, noise = torch.rand((4, 1, 28, 28), generator=g) * 2 - 1, torch.randn((4, 1, 28, 28), generator=g)
+    x_t = s.add_noise(x0, noise, 600)
+    model = Oracle(s.get_velocity(x0, noise, 600), "v")
+    for w in (0, 1, 3):                       # both passes answer the true v: any guidance gives eps
+        torch.testing.assert_close(guided_eps(model, x_t, 600, torch.arange(4), w, False, s), noise,
+                                   rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="predicts v"):
+        guided_eps(model, x_t, 600, torch.arange(4), 1.0)
+    with pytest.raises(ValueError, match="prediction"):
+        UNetConfig(prediction="x0")
+
+
+def test_a_v_prediction_model_trains_samples_and_round_trips(digits, tmp_path):
+    from helpers.pipeline import load_pipeline
+    x, y, xv, yv = digits
+    tr = Trainer(UNetConfig(base=8, mults=(1, 2), prediction="v"), tiny_config(epochs=6), device="cpu")
+    before = tr.val_loss(tr.model, xv, yv)                  # the v-MSE of the zero-initialised output
+    hist = tr.fit(x, y, xv, yv, progress=False)
+    assert hist["val_loss_raw"][-1] < 0.5 * before
+    path = tr.save(tmp_path / "v.pt", slim=True)
+    pipe = load_pipeline(path, device="cpu")
+    assert pipe.model.config.prediction == "v"
+    a, b = (pipe.sample([3, 7], steps=5, sampler="dpm++", generator=torch.Generator().manual_seed(0))
+            for _ in range(2))
+    assert a.shape == (2, 1, 28, 28) and torch.equal(a, b) and 0 <= a.min() and a.max() <= 1
+
+
 # checkpoints ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
