@@ -8,6 +8,7 @@ Same code path as notebook 03 (helpers.Trainer). Usage::
     python data/train_model.py --epochs 1 --out /tmp/m.pt
     python data/train_model.py --epochs 5 --batch-size 128 --out /tmp/m.pt    # the first shipped model (45 min, 1 core)
     python data/train_model.py --loss-weighting min_snr --out runs/m.pt --full runs/m_full.pt   # with min-SNR weighting
+    python data/train_model.py --prediction v --out runs/m.pt --full runs/m_full.pt      # a U-Net that predicts v
     python data/train_model.py --evaluate-only      # score data/ddpm_mnist.pt, store the guidance scale
 
 The full checkpoint (optimizer state, raw weights) goes to runs/ (--full); --resume continues it with the
@@ -16,6 +17,7 @@ The shipped file keeps the EMA weights, the configuration, the training history 
 and machine.
 """
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -59,6 +61,8 @@ def main():
     ap.add_argument("--batch-size", type=int, default=SHIPPED_TRAIN.batch_size)
     ap.add_argument("--ema-decay", type=float, default=SHIPPED_TRAIN.ema_decay)
     ap.add_argument("--loss-weighting", default=SHIPPED_TRAIN.loss_weighting, choices=["none", "min_snr"])
+    ap.add_argument("--prediction", default=SHIPPED_UNET.prediction, choices=["eps", "v"],
+                    help="what the U-Net predicts (ignored with --resume: the checkpoint says)")
     ap.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT)
     ap.add_argument("--full", type=Path, default=ROOT / "runs" / "shipped_full.pt")
     ap.add_argument("--guidance", type=float, default=1.0, help="recommended guidance scale stored with it")
@@ -76,11 +80,12 @@ def main():
     else:
         cfg = TrainConfig(**{**SHIPPED_TRAIN.__dict__, "epochs": args.epochs, "batch_size": args.batch_size,
                                "ema_decay": args.ema_decay, "loss_weighting": args.loss_weighting})
-        trainer = Trainer(SHIPPED_UNET, cfg)
+        trainer = Trainer(dataclasses.replace(SHIPPED_UNET, prediction=args.prediction), cfg)
     t0 = time.time()
     trainer.fit(x, y, x_val, y_val, checkpoint=args.full)
     recipe = {"script": "data/train_model.py", "epochs": args.epochs, "batch_size": trainer.config.batch_size,
               "ema_decay": trainer.config.ema_decay, "loss_weighting": trainer.config.loss_weighting,
+              "prediction": trainer.model.config.prediction,
               "wall_clock_s": round(trainer.elapsed, 1),
               "session_wall_clock_s": round(time.time() - t0, 1), "threads": torch.get_num_threads()}
     trainer.save(args.out, slim=True, sampling={"guidance": args.guidance, "sampler": "ddim", "steps": 50},
