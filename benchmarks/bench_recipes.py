@@ -36,10 +36,12 @@ from helpers.samplers import network_calls
 
 # (sampler, steps, guidance, bf16); the first one also scores every training budget
 RECIPES = {
-    "baseline": dict(unet=UNetConfig(), train=TrainConfig(schedule="linear", lr=2e-4, warmup_steps=1, ema_decay=0.0, p_uncond=0.0,
+    "baseline": dict(unet=UNetConfig(),
+                     train=TrainConfig(schedule="linear", lr=2e-4, warmup_steps=1, ema_decay=0.0, p_uncond=0.0,
                                        bf16=False, grad_clip=0.0, epochs=1000, sample_steps=0),
                      samplers=[("ddpm", 1000, 1.0, False)]),
-    "ours": dict(unet=UNetConfig(prediction="v"), train=TrainConfig(epochs=1000, sample_steps=0, batch_size=32, ema_decay=0.99, decay_over_time=True,
+    "ours": dict(unet=UNetConfig(prediction="v"),
+                 train=TrainConfig(epochs=1000, sample_steps=0, batch_size=32, ema_decay=0.99, decay_over_time=True,
                                    loss_weighting="min_snr"),
                  samplers=[("dpm++", 10, 2.0, True), ("dpm++", 10, 1.0, True), ("dpm++", 5, 2.0, True),
                            ("dpm++", 10, 1.5, True), ("dpm++", 10, 3.0, True), ("dpm++", 20, 2.0, True)]),

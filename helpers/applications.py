@@ -25,6 +25,7 @@ from .clip import clip_guided_sample, image_embeds, text_embeds
 from .experiments import classifier_accuracy, reverse_from, snap_to_grid
 from .plots import figure_png, grid_figure
 from .samplers import guided_eps, make_sampler, sample_loop
+from .schedule import NoiseSchedule
 from .train import Trainer, TrainConfig
 from .utils import unnormalize_to_zero_to_one
 
@@ -354,17 +355,19 @@ def equal_time_steps(configs: dict, seconds: float, x, y, batch_size: int = 64, 
 
 
 @torch.no_grad()
-def sampling_ms_per_image(model, n: int = 100, repeats: int = 3) -> float:
+def sampling_ms_per_image(model, n: int = 100, repeats: int = 3, schedule: "NoiseSchedule | None" = None) -> float:
     """Time of one network evaluation per image, in ms, for a batch of n (bf16 autocast): the fastest
-    of `repeats` runs (interference from other work only ever adds time)."""
+    of `repeats` runs (interference from other work only ever adds time). `schedule` (default: the
+    course's cosine one) turns a v-prediction model's output into eps, as sampling does."""
     cfg = model.config
     x = torch.randn(n, cfg.in_channels, cfg.image_size, cfg.image_size)
     y = torch.arange(n) % cfg.num_classes
-    guided_eps(model, x, 500, y, 1.0)
+    schedule = schedule or NoiseSchedule()
+    guided_eps(model, x, 500, y, 1.0, schedule=schedule)
     ts = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        guided_eps(model, x, 500, y, 1.0)
+        guided_eps(model, x, 500, y, 1.0, schedule=schedule)
         ts.append((time.perf_counter() - t0) / n * 1000)
     return min(ts)
 

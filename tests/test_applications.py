@@ -206,3 +206,9 @@ def test_shipped_clip_reads_the_digit_in_new_wordings():
                for p in class_prompts(tpl, names)]
     read = app.read_prompt(clip, prompts, proto).argmax(1)
     assert (read == torch.arange(10).repeat(len(prompts) // 10)).float().mean() > 0.9
+
+
+def test_sampling_ms_per_image_times_eps_and_v_models_alike():
+    for prediction in ("eps", "v"):                 # a v model needs the schedule: the default one serves
+        ms = app.sampling_ms_per_image(UNet(UNetConfig(base=8, mults=(1, 2), prediction=prediction)), n=4, repeats=2)
+        assert math.isfinite(ms) and ms > 0
