@@ -59,18 +59,23 @@ class TrainConfig:
 
 # the loss -------------------------------------------------------------------------------------
 
-def diffusion_loss(model, schedule, x0, y, t, noise, weighting="none", gamma=5.0, reduce=True):
+def diffusion_loss(model, schedule, x0, y, t, noise, weighting="none", gamma=5.0, reduce=True, as_eps=False):
     """MSE between the network's output and its target at x_t = add_noise(x0, noise, t): the noise
     eps, or v = schedule.get_velocity(x0, noise, t) for a v-prediction model (UNetConfig.prediction).
 
     x0 (B, C, H, W) in [-1, 1]; y (B,) labels (null allowed); t (B,). min-SNR weighting multiplies
     each image's MSE by min(SNR, gamma) / SNR for eps and min(SNR, gamma) / (SNR + 1) for v: the same
-    weight on the implied eps error either way. Returns a scalar, or (B,) per-image losses with reduce=False.
+    weight on the implied eps error either way. as_eps: measure a v model by the error of the eps it
+    implies, eps_hat = sqrt(1 - alpha_bar) x_t + sqrt(alpha_bar) v_hat, so eps - eps_hat =
+    sqrt(alpha_bar) (v - v_hat) and its MSE is alpha_bar_t times the v-MSE (exact): eps and v models
+    then compare on one scale. Returns a scalar, or (B,) per-image losses with reduce=False.
     """
     x_t = schedule.add_noise(x0, noise, t)
     v_model = prediction_of(model) == "v"
     target = schedule.get_velocity(x0, noise, t) if v_model else noise
     per_image = F.mse_loss(model(x_t, t, y).float(), target, reduction="none").mean(dim=(1, 2, 3))
+    if v_model and as_eps:
+        per_image, v_model = per_image * schedule.alpha_bar[t.cpu()].to(per_image.device), False
     if weighting == "min_snr":
         snr = schedule.snr[t.cpu()].to(per_image.device)
         per_image = per_image * snr.clamp(max=gamma) / (snr + 1 if v_model else snr)
@@ -78,9 +83,9 @@ def diffusion_loss(model, schedule, x0, y, t, noise, weighting="none", gamma=5.0
 
 
 @torch.no_grad()
-def loss_by_t(model, schedule, x0, y, ts, seed=0, bf16=True):
-    """Validation MSE of the network's target (eps, or v) at each timestep in ts, same noise for
-    every t. Returns (len(ts),)."""
+def loss_by_t(model, schedule, x0, y, ts, seed=0, bf16=True, as_eps=False):
+    """Validation MSE of the network's target (eps, or v; as_eps: the implied eps, see
+    diffusion_loss) at each timestep in ts, same noise for every t. Returns (len(ts),)."""
     device = next(model.parameters()).device
     g = torch.Generator().manual_seed(seed)
     noise = torch.randn(x0.shape, generator=g)
@@ -89,7 +94,7 @@ def loss_by_t(model, schedule, x0, y, ts, seed=0, bf16=True):
         tt = torch.full((len(x0),), int(t), dtype=torch.long)
         with autocast(device, bf16):
             out.append(diffusion_loss(model, schedule, x0.to(device), y.to(device), tt.to(device),
-                                      noise.to(device)).item())
+                                      noise.to(device), as_eps=as_eps).item())
     return torch.tensor(out)
 
 
@@ -197,9 +202,9 @@ class Trainer:
     # evaluation -------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def val_loss(self, model, x_val, y_val) -> float:
-        """Mean MSE (of eps, or of v for a v-prediction model) on fixed (x0, t, noise) triples drawn
-        once from the validation images."""
+    def val_loss(self, model, x_val, y_val, as_eps=False) -> float:
+        """Mean MSE (of eps, or of v for a v-prediction model; as_eps: of the eps it implies, see
+        diffusion_loss) on fixed (x0, t, noise) triples drawn once from the validation images."""
         g = torch.Generator().manual_seed(12345)
         n = min(self.config.val_size, len(x_val))
         idx = torch.randperm(len(x_val), generator=g)[:n]
@@ -211,7 +216,7 @@ class Trainer:
             with autocast(self.device, self.config.bf16):
                 total += diffusion_loss(model, self.schedule, x_val[idx[sl]].to(self.device),
                                         y_val[idx[sl]].to(self.device), t[sl].to(self.device),
-                                        noise[sl].to(self.device), reduce=False).sum().item()
+                                        noise[sl].to(self.device), reduce=False, as_eps=as_eps).sum().item()
         return total / n
 
     @torch.no_grad()

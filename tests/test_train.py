@@ -147,6 +147,12 @@ def test_v_prediction_loss_targets_v_and_min_snr_weights_the_implied_eps_error_a
     torch.testing.assert_close(lv, le, rtol=1e-3, atol=1e-7)
     plain_v = diffusion_loss(Oracle(v_hat, "v"), s, x0, y, t, noise, reduce=False)
     assert not torch.allclose(plain_v, le, rtol=1e-2), "plain v-MSE weights timesteps differently"
+    plain_e = diffusion_loss(Oracle(eps_hat, "eps"), s, x0, y, t, noise, reduce=False)
+    for weighting, eps_loss in (("none", plain_e), ("min_snr", le)):   # as_eps: the eps-model's own loss
+        torch.testing.assert_close(diffusion_loss(Oracle(v_hat, "v"), s, x0, y, t, noise, weighting, 5.0,
+                                                  reduce=False, as_eps=True), eps_loss, rtol=1e-3, atol=1e-7)
+    assert torch.equal(diffusion_loss(Oracle(eps_hat, "eps"), s, x0, y, t, noise, reduce=False, as_eps=True),
+                       plain_e), "as_eps changes nothing for an eps model"
 
 
 def test_guided_eps_turns_a_v_models_output_into_eps_and_needs_the_schedule():
