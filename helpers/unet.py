@@ -1,8 +1,9 @@
 """A small class-conditional U-Net that predicts the noise eps in x_t (Ronneberger et al. 2015;
-Ho et al. 2020; time embedding from Vaswani et al. 2017; class-free guidance's null label from
-Ho & Salimans 2022).
+Ho et al. 2020; time embedding from Vaswani et al. 2017; classifier-free guidance's null label from
+Ho & Salimans 2022), or the velocity v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) x0 with
+UNetConfig(prediction="v") (Salimans & Ho 2022; the samplers turn it into eps).
 
-    x_t (B, C, H, W), t (B,), y (B,)  ->  eps_hat (B, C, H, W)
+    x_t (B, C, H, W), t (B,), y (B,)  ->  eps_hat or v_hat (B, C, H, W)
 
 Shapes for the default 28x28 model (base 32, mults (1, 2, 2)):
     28x28x32 --down--> 14x14x64 --down--> 7x7x64 --mid--> 7x7x64 --up--> 14x14x64 --up--> 28x28x32
@@ -110,7 +111,7 @@ class Upsample(nn.Module):
 # the U-Net ------------------------------------------------------------------------------------
 
 class UNet(nn.Module):
-    """eps-prediction U-Net conditioned on timestep t and class label y (label num_classes = null)."""
+    """eps- (or v-) prediction U-Net conditioned on timestep t and class label y (label num_classes = null)."""
 
     def __init__(self, config: "UNetConfig | dict | None" = None, **kwargs):
         super().__init__()
