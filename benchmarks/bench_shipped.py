@@ -11,11 +11,14 @@ sets per seed, and training digits against the test reference that generated dig
     python benchmarks/bench_shipped.py --sampler ddim --steps 50     # the checkpoint's default sampler (slower)
     python benchmarks/bench_shipped.py --interval 0 600 --guidance 2 3   # guide only at t <= 600
     python benchmarks/bench_shipped.py --fp32                        # sample without bf16 autocast (2x slower)
+    python benchmarks/bench_shipped.py --steps 2 --guidance 1.5 --n 1000 --reference-seeds 0   # few steps
+
+Each row ends with the wall-clock time of 100 digits generated in one batch (best of three).
 """
 import argparse
 import statistics
 
-from bench_recipes import score
+from bench_recipes import score, seconds_for_100
 from helpers import load_pipeline, mnist_tensors
 from helpers.evaluate import reference_spread
 from helpers.samplers import make_sampler, network_calls
@@ -57,13 +60,15 @@ def main():
     ink = real_ink()
     print(f"{args.sampler}, {args.steps} steps, guidance at {window}, n = {args.n // 10 * 10}, "
           f"{'fp32' if args.fp32 else 'bf16 autocast'}; ink: generated / real ({ink:.4f})")
-    print("| guidance | NFE | accuracy | Fréchet | real-vs-real | ratio | KID | ink | digits/s |\n"
-          "|---|---|---|---|---|---|---|---|---|")
+    print("| guidance | NFE | accuracy | Fréchet | real-vs-real | ratio | KID | ink | digits/s | s per 100 digits |\n"
+          "|---|---|---|---|---|---|---|---|---|---|")
     for w in args.guidance:
         r = score(pipe.model, pipe.schedule, args.sampler, args.steps, w, not args.fp32, args.n, args.interval)
+        s100 = seconds_for_100(pipe.model, pipe.schedule, args.sampler, args.steps, w, not args.fp32,
+                               guidance_interval=args.interval)
         print(f"| {w:g} | {network_calls(timesteps, w, args.interval)} | {r['accuracy']:.4f} | {r['fd']:.2f} | "
               f"{r['fd_real']:.2f} | {r['fd_ratio']:.2f} | {r['kid']:.4f} | {r['ink'] / ink:.2f} | "
-              f"{r['digits_per_s']:.1f} |", flush=True)
+              f"{r['digits_per_s']:.1f} | {s100:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -94,6 +94,7 @@ def test_bench_shipped_prints_one_row_per_guidance_scale(monkeypatch, capsys):
     assert all(0 < float(v) for r in rows[1:3] for v in r[1:4])
     assert [r[1] for r in rows[4:]] == ["2", "3"] and all(0 <= float(r[2]) <= 1 for r in rows[4:])
     assert rows[3][7] == "ink" and all(float(r[7]) > 0 for r in rows[4:])   # generated ink / real ink
+    assert rows[3][9] == "s per 100 digits |" and all(float(r[9].rstrip(" |")) > 0 for r in rows[4:])
 
 
 def test_bench_shipped_real_ink_weights_every_digit_equally():
@@ -109,9 +110,10 @@ def test_bench_shipped_fp32_samples_without_autocast(monkeypatch, capsys):
     seen = []
     fake = dict(accuracy=1.0, fd=1.0, fd_real=1.0, fd_ratio=1.0, kid=0.0, ink=0.13, digits_per_s=1.0)
     monkeypatch.setattr(bench, "score", lambda *a: seen.append(a[5]) or fake)
+    monkeypatch.setattr(bench, "seconds_for_100", lambda *a, **k: seen.append(a[5]) or 1.0)
     for argv in ([], ["--fp32"]):
         monkeypatch.setattr(sys, "argv", ["bench_shipped.py", "--guidance", "1.5", "--reference-seeds", "0", *argv])
         bench.main()
-    assert seen == [True, False]                         # the bf16 argument of score()
+    assert seen == [True, True, False, False]            # the bf16 argument of score() and of the timing
     out = capsys.readouterr().out
     assert "bf16 autocast; ink" in out and "fp32; ink" in out
