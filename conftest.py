@@ -1,4 +1,4 @@
-"""Shared by tests/ and by nbval's run over notebooks/: quick mode and a headless plotting backend."""
+"""Shared by every test (and the notebooks papermill runs from them): quick mode and a headless plotting backend."""
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")

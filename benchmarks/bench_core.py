@@ -17,7 +17,7 @@ from helpers import UNet
 from helpers.pipeline import Pipeline
 from helpers.schedule import NoiseSchedule
 from helpers.train import diffusion_loss
-from helpers.utils import autocast
+from helpers.unet import autocast
 
 
 def train_throughput(model, bf16: bool, batch: int = 128, steps: int = 8):

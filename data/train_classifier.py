@@ -7,8 +7,7 @@ import json
 import time
 
 from helpers.classifier import CLASSIFIER_PATH, predict, save_classifier, train_classifier
-from helpers.data import mnist_tensors
-from helpers.utils import unnormalize_to_zero_to_one
+from helpers.data import mnist_tensors, unnormalize_to_zero_to_one
 
 
 def main():

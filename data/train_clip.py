@@ -18,8 +18,7 @@ import torch
 
 from helpers.clip import (DEFAULT_CLIP, DIGIT_NUMERALS, HELDOUT_TEMPLATES, TRAIN_TEMPLATES, save_clip, train_clip,
                           zero_shot_accuracy)
-from helpers.data import mnist_tensors, random_subset
-from helpers.utils import unnormalize_to_zero_to_one
+from helpers.data import mnist_tensors, random_subset, unnormalize_to_zero_to_one
 
 SHIPPED = dict(epochs=5.0, batch_size=128, lr=2e-3, weight_decay=0.05, max_shift=2, seed=0,
                width=64, vision_layers=3, text_layers=2, patch_size=4, projection_dim=64)

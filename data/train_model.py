@@ -25,9 +25,8 @@ from pathlib import Path
 import torch
 
 from helpers import Trainer, TrainConfig, UNetConfig, mnist_tensors
+from helpers.checkpoint import DIFFUSION, ROOT
 from helpers.pipeline import DEFAULT_CHECKPOINT
-from helpers.train import KIND
-from helpers.utils import ROOT
 
 SHIPPED_UNET = UNetConfig(base=32, mults=(1, 2, 4), blocks=1, prediction="v")
 SHIPPED_TRAIN = TrainConfig(epochs=12, batch_size=64, lr=2e-3, warmup_steps=200, ema_decay=0.999,
@@ -40,7 +39,7 @@ def evaluate_guidance(path, scales=(1.0, 1.25, 1.5, 2.0), per_digit=100, target=
     recommended guidance; the largest scale if none does."""
     from helpers import load_pipeline
     from helpers.evaluate import evaluate_samples
-    from helpers.utils import load_checkpoint, save_atomic
+    from helpers.checkpoint import load_checkpoint, save_atomic
     pipe, labels, results = load_pipeline(path), torch.arange(10).repeat_interleave(per_digit), {}
     for g in scales:
         x = pipe.sample(labels, steps=50, sampler="ddim", guidance=g, generator=torch.Generator().manual_seed(0))
@@ -48,7 +47,7 @@ def evaluate_guidance(path, scales=(1.0, 1.25, 1.5, 2.0), per_digit=100, target=
         results[str(g)] = {k: round(r[k], 4) for k in ("accuracy", "kid", "fd", "fd_real")}
         print(f"guidance {g}: {results[str(g)]}", flush=True)
     good = [g for g in scales if results[str(g)]["accuracy"] >= target]
-    ckpt = load_checkpoint(path, KIND)
+    ckpt = load_checkpoint(path, DIFFUSION)
     ckpt["sampling"] = {"guidance": good[0] if good else scales[-1], "sampler": "ddim", "steps": 50}
     ckpt["evaluation"] = {"n": len(labels), "sampler": "ddim", "steps": 50, "seed": 0, "by_guidance": results,
                           "measured_by": "data/train_model.py evaluate_guidance (helpers.evaluate.evaluate_samples)"}

@@ -1,19 +1,17 @@
-"""What a trained digit model is good for (notebook 06) and the experiments of notebook 07.
+"""What a trained digit model is good for (notebook 06).
 
-    slerp(z0, z1, w)                               # spherical interpolation of noise
-    sample_mixed(pipe, mix_weights(3, 8, ws), x_T)  # "hybrid" digits: mixed class embeddings
-    inpaint(model, schedule, x0, mask)              # RePaint (Lugmayr et al. 2022)
-    sdedit(model, schedule, x, t)                   # SDEdit (Meng et al. 2022): noise to t, then reverse
-    augmentation_experiment(...)                    # a classifier trained with / without generated digits
-    read_prompt(clip, prompt, prototypes)           # which digit does the course's CLIP read in a prompt?
-    text_to_digits(pipe, clip, prompt, prototypes)  # a prompt -> generated digits
-    equal_time_steps(configs, seconds, x, y)        # steps each U-Net gets in the same training time
+    slerp(z0, z1, w)                                 # spherical interpolation of noise
+    sample_mixed(pipe, mix_weights(3, 8, ws), x_T)    # "hybrid" digits: mixed class embeddings
+    inpaint(pipe.denoiser(), x0, mask)                # RePaint (Lugmayr et al. 2022)
+    sdedit(pipe.denoiser(), x, t)                     # SDEdit (Meng et al. 2022): noise to t, then reverse
+    augmentation_experiment(...)                      # a classifier trained with / without generated digits
+    read_prompt(clip, prompt, prototypes)             # which digit does the course's CLIP read in a prompt?
+    text_to_digits(pipe, clip, prompt, prototypes)    # a prompt -> generated digits
 
 Images are (N, C, H, W) in [-1, 1] unless a name says ``01`` ([0, 1]). Masks are float (N, 1, H, W)
 with 1 where a pixel is known and 0 where it is hidden.
 """
 import math
-import time
 
 import torch
 import torch.nn.functional as F
@@ -21,15 +19,15 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .classifier import train_classifier
-from .clip import clip_guided_sample, image_embeds, text_embeds
-from .experiments import classifier_accuracy, reverse_from, snap_to_grid
-from .plots import figure_png, grid_figure
-from .samplers import guided_eps, make_sampler, sample_loop
-from .schedule import NoiseSchedule
-from .train import Trainer, TrainConfig
-from .utils import unnormalize_to_zero_to_one
+from .clip import DIGIT_NUMERALS, class_prompts, clip_guided_sample, image_embeds, text_embeds
+from .data import unnormalize_to_zero_to_one
+from .analysis import reverse_from, snap_to_grid
+from .evaluate import classifier_accuracy, hidden_mse, mean_spread, psnr
+from .pipeline import DIGIT_NAMES
+from .samplers import Denoiser, denoise, make_sampler, reverse
 
-# masks and image quality ----------------------------------------------------------------------
+
+# masks -------------------------------------------------------------------------------------
 
 MASKS = ("half", "box", "random")
 
@@ -54,26 +52,12 @@ def make_mask(kind: str, n: int, size: int = 28, frac: float = 0.5, seed: int = 
     return mask.expand(n, 1, size, size).clone()
 
 
-def psnr(x01: torch.Tensor, ref01: torch.Tensor) -> torch.Tensor:
-    """Peak signal-to-noise ratio per image, 10 log10(1 / MSE) in dB, of images in [0, 1]. (N,)"""
-    if x01.shape != ref01.shape:
-        raise ValueError(f"psnr needs two equal shapes, got {tuple(x01.shape)} and {tuple(ref01.shape)}")
-    err = (x01.float() - ref01.float()).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(1 / err.clamp(min=1e-10))
-
-
-def hidden_mse(x01: torch.Tensor, ref01: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """MSE over the hidden pixels (mask == 0) only, per image. (N,)"""
-    hidden = (1 - mask).expand_as(x01)
-    return ((x01 - ref01).pow(2) * hidden).flatten(1).sum(1) / hidden.flatten(1).sum(1).clamp(min=1)
-
-
 def mean_fill(x: torch.Tensor, mask: torch.Tensor, mean_image: torch.Tensor) -> torch.Tensor:
     """The baseline completion: known pixels kept, hidden ones set to the average training image."""
     return mask * x + (1 - mask) * mean_image
 
 
-# interpolation and hybrids --------------------------------------------------------------------
+# interpolation and hybrids -----------------------------------------------------------------
 
 def slerp(a: torch.Tensor, b: torch.Tensor, w: float) -> torch.Tensor:
     """Spherical interpolation between the items of two batches a, b (N, ...), item by item:
@@ -134,17 +118,16 @@ def sample_mixed(pipe, weights: torch.Tensor, x_T: torch.Tensor, steps: int = 50
                  guidance: "float | None" = None, sampler: str = "ddim", generator=None) -> torch.Tensor:
     """One image per row of weights (N, num_classes), from noise x_T (N, C, H, W): the class
     embedding is the weighted mixture (see MixedClassUNet). Returns (N, C, H, W) in [0, 1]."""
-    model = MixedClassUNet(pipe.model, weights.to(pipe.device))
-    smp = make_sampler(sampler, pipe.schedule, steps)
-    y = torch.arange(len(weights))
-    x, _ = sample_loop(model, smp, y, x_T, pipe.guidance if guidance is None else guidance, generator)
+    denoiser = Denoiser(MixedClassUNet(pipe.model, weights.to(pipe.device)), pipe.schedule)
+    x = reverse(denoiser, make_sampler(sampler, pipe.schedule, steps), x_T, torch.arange(len(weights)),
+                guidance=pipe.guidance if guidance is None else guidance, generator=generator)
     return unnormalize_to_zero_to_one(x).cpu()
 
 
-# inpainting -----------------------------------------------------------------------------------
+# inpainting ---------------------------------------------------------------------------------
 
 @torch.no_grad()
-def inpaint(model, schedule, x0: torch.Tensor, mask: torch.Tensor, y: "torch.Tensor | None" = None,
+def inpaint(denoiser: Denoiser, x0: torch.Tensor, mask: torch.Tensor, y: "torch.Tensor | None" = None,
             steps: int = 25, resample: int = 3, guidance: float = 1.0, sampler: str = "ddpm",
             seed: int = 0, progress: bool = False) -> torch.Tensor:
     """RePaint (Lugmayr et al. 2022): fill the hidden pixels (mask == 0) of x0 (N, C, H, W) in [-1, 1].
@@ -160,32 +143,45 @@ def inpaint(model, schedule, x0: torch.Tensor, mask: torch.Tensor, y: "torch.Ten
         raise ValueError("inpaint needs a one-step sampler ('ddpm' or 'ddim'): dpm++ keeps history")
     if resample < 1:
         raise ValueError(f"resample must be >= 1, got {resample}")
-    device = next(model.parameters()).device
-    g = torch.Generator().manual_seed(seed)
-    y = torch.full((len(x0),), model.null_label, dtype=torch.long) if y is None else y
-    x0, mask, y = x0.to(device), mask.to(device), y.to(device)
-    smp = make_sampler(sampler, schedule, steps)
-    x = torch.randn(x0.shape, generator=g).to(device)
-    for t in tqdm(smp.timesteps.tolist(), desc="inpainting", disable=not progress, leave=False):
-        t_prev = smp.prev_timestep(t)
-        for r in range(resample):
-            x_prev = smp.step(guided_eps(model, x, t, y, guidance, schedule=schedule), t, x, g).prev_sample
-            known = x0 if t_prev < 0 else schedule.add_noise(x0, torch.randn(x0.shape, generator=g).to(device), t_prev)
-            x_prev = mask * known + (1 - mask) * x_prev
-            if r == resample - 1 or t_prev < 0:
-                break
-            a = schedule.alpha_bar_at(t, x) / schedule.alpha_bar_at(t_prev, x)   # jump back t_prev -> t
-            x = a.sqrt() * x_prev + (1 - a).sqrt() * torch.randn(x0.shape, generator=g).to(device)
-        x = x_prev
-    return x.clamp(-1, 1).cpu()
+    schedule, device, g = denoiser.schedule, denoiser.device, torch.Generator().manual_seed(seed)
+    noise = lambda: torch.randn(x0.shape, generator=g).to(device)
+    y = torch.full((len(x0),), denoiser.model.null_label, dtype=torch.long) if y is None else y
+    x0, mask, tries = x0.to(device), mask.to(device), 0
+    steps_iter = denoise(denoiser, make_sampler(sampler, schedule, steps), noise(), y, guidance, g, progress=progress)
+    for step in steps_iter:
+        known = x0 if step.t_prev < 0 else schedule.add_noise(x0, noise(), step.t_prev)
+        step.x = mask * known + (1 - mask) * step.x
+        tries += 1
+        if tries < resample and step.t_prev >= 0:                     # jump back t_prev -> t, try again
+            a = schedule.alpha_bar_at(step.t, step.x) / schedule.alpha_bar_at(step.t_prev, step.x)
+            step.x, step.redo = a.sqrt() * step.x + (1 - a).sqrt() * noise(), True
+        else:
+            tries = 0
+    return step.x.clamp(-1, 1).cpu()
 
 
-# restoration (SDEdit) -------------------------------------------------------------------------
+def completion_scores(x: torch.Tensor, x0: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, classifier) -> dict:
+    """How good is a completion x of x0 (both (N, C, H, W) in [-1, 1]; mask 1 = known)?
+    {"accuracy": share the classifier reads as y, "hidden_mse": mean MSE on the hidden pixels (in
+    [0, 1] units), "hidden_mse_each": (N,) per image, "known_error": largest change to a known pixel}."""
+    x01, ref01 = unnormalize_to_zero_to_one(x), unnormalize_to_zero_to_one(x0)
+    each = hidden_mse(x01, ref01, mask)
+    return {"accuracy": classifier_accuracy(classifier, x01, y), "hidden_mse": each.mean().item(),
+            "hidden_mse_each": each, "known_error": ((x01 - ref01) * mask).abs().max().item()}
+
+
+# restoration (SDEdit) ----------------------------------------------------------------------
 
 def add_pixel_noise(x01: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
     """The degradation: Gaussian noise of std sigma (in [0, 1] pixel units), clipped to [0, 1]."""
     g = torch.Generator().manual_seed(seed)
     return (x01 + sigma * torch.randn(x01.shape, generator=g)).clamp(0, 1)
+
+
+def mean_filter(x01: torch.Tensor, size: int = 3) -> torch.Tensor:
+    """The restoration baseline: each pixel replaced by the mean of its size x size neighbourhood
+    (the part inside the image). (N, C, H, W) -> (N, C, H, W)."""
+    return F.avg_pool2d(x01, size, stride=1, padding=size // 2, count_include_pad=False)
 
 
 def matching_t(schedule, sigma: float) -> int:
@@ -195,19 +191,19 @@ def matching_t(schedule, sigma: float) -> int:
     return int((ratio >= (2 * sigma) ** 2).nonzero()[0])
 
 
-def sdedit(model, schedule, x: torch.Tensor, t: int, y: "torch.Tensor | None" = None, steps: int = 50,
+def sdedit(denoiser: Denoiser, x: torch.Tensor, t: int, y: "torch.Tensor | None" = None, steps: int = 50,
            seed: int = 0):
     """SDEdit (Meng et al. 2022): noise x (N, C, H, W) in [-1, 1] to timestep t (snapped to the
     `steps`-step DDIM grid), then run the deterministic reverse process to t = 0. y None: the null
     label. Returns (x0 (N, C, H, W) in [-1, 1], the t used)."""
-    t = snap_to_grid([t], make_sampler("ddim", schedule, steps).timesteps)[0]
-    y = torch.full((len(x),), model.null_label, dtype=torch.long) if y is None else y
+    t = snap_to_grid([t], make_sampler("ddim", denoiser.schedule, steps).timesteps)[0]
+    y = torch.full((len(x),), denoiser.model.null_label, dtype=torch.long) if y is None else y
     noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
-    x_t = schedule.add_noise(x, noise, torch.full((len(x),), t))
-    return reverse_from(model, schedule, x_t, t, y, steps), t
+    x_t = denoiser.schedule.add_noise(x, noise, torch.full((len(x),), t))
+    return reverse_from(denoiser, x_t, t, y, steps), t
 
 
-def restoration_curve(model, schedule, clean01, degraded01, y, ts, classifier, steps: int = 50,
+def restoration_curve(denoiser: Denoiser, clean01, degraded01, y, ts, classifier, steps: int = 50,
                       conditional: bool = False, progress: bool = True) -> dict:
     """SDEdit from each t in ts: PSNR to the clean images and classifier accuracy (true labels y).
 
@@ -219,7 +215,7 @@ def restoration_curve(model, schedule, clean01, degraded01, y, ts, classifier, s
            "images": {None: degraded01}}
     x = degraded01 * 2 - 1
     for t in tqdm(ts, desc="SDEdit", disable=not progress):
-        x0, t_used = sdedit(model, schedule, x, t, y if conditional else None, steps)
+        x0, t_used = sdedit(denoiser, x, t, y if conditional else None, steps)
         x01 = unnormalize_to_zero_to_one(x0)
         out["t"].append(t_used)
         out["psnr"].append(psnr(x01, clean01).mean().item())
@@ -228,7 +224,7 @@ def restoration_curve(model, schedule, clean01, degraded01, y, ts, classifier, s
     return out
 
 
-# data augmentation ----------------------------------------------------------------------------
+# data augmentation -------------------------------------------------------------------------
 
 def balanced_subset(y: torch.Tensor, per_class: int, seed: int = 0, num_classes: int = 10) -> torch.Tensor:
     """Indices of per_class random examples of each class (a random draw, never a slice)."""
@@ -279,13 +275,19 @@ def augmentation_experiment(x01, y, gen01, gen_y, x_test01, y_test, per_class=(1
     return out
 
 
-def mean_spread(values) -> tuple:
-    """(mean, sample standard deviation) of a list of numbers (spread 0 for one value)."""
-    v = torch.tensor(values, dtype=torch.float64)
-    return v.mean().item(), (v.std().item() if len(v) > 1 else 0.0)
+def augmentation_gains(aug: dict) -> list:
+    """What the generated digits add, per real set size, from augmentation_experiment's result:
+    [{"n", "real": (mean, sd), "mixed": (mean, sd), "gain": mean paired difference, "spread": its sd
+    over seeds, "seeds"}]. Paired: the same seed picks the same real subset and initialisation."""
+    rows = []
+    for n, real, both in zip(aug["per_class"], aug["real"], aug["real+gen"]):
+        gain, spread = mean_spread([b - r for r, b in zip(real, both)])
+        rows.append({"n": n, "real": mean_spread(real), "mixed": mean_spread(both), "gain": gain,
+                     "spread": spread, "seeds": len(real)})
+    return rows
 
 
-# text to digit with the course's CLIP ---------------------------------------------------------
+# text to digit with the course's CLIP ------------------------------------------------------
 
 @torch.no_grad()
 def digit_prototypes(clip, x01: torch.Tensor, y: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
@@ -302,6 +304,14 @@ def read_prompt(clip, prompts, prototypes: torch.Tensor) -> torch.Tensor:
     Returns probabilities (M, num_classes); .argmax(1) is the digit it reads."""
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     return (clip.logit_scale * text_embeds(clip, prompts).cpu() @ prototypes.T).softmax(-1)
+
+
+def read_accuracy(clip, prototypes: torch.Tensor, templates) -> tuple:
+    """Share of prompts, every template with every digit as a word and as a numeral, in which CLIP
+    reads the digit meant (read_prompt). Returns (accuracy, number of prompts)."""
+    prompts = [p for tpl in templates for names in (DIGIT_NAMES, DIGIT_NUMERALS) for p in class_prompts(tpl, names)]
+    meant = torch.arange(10).repeat(len(prompts) // 10)
+    return (read_prompt(clip, prompts, prototypes).argmax(1) == meant).float().mean().item(), len(prompts)
 
 
 def unknown_words(clip, prompt: str) -> list:
@@ -326,113 +336,3 @@ def text_to_digits(pipe, clip, prompt: str, prototypes: torch.Tensor, n: int = 4
     else:
         x = pipe.sample([digit] * n, steps=steps, generator=g)
     return x, digit, probs
-
-
-# attention at equal training time -------------------------------------------------------------
-
-def seconds_per_step(configs: dict, x, y, batch_size: int = 64, probe_steps: int = 3, rounds: int = 3) -> dict:
-    """Training-step time of each {name: UNetConfig}: the fastest of `rounds` interleaved
-    measurements, so that a burst of other work on the machine (which only ever slows a step down)
-    hits no configuration more than another. Returns {name: seconds}."""
-    trainers = {k: Trainer(c, TrainConfig(batch_size=batch_size, sample_steps=0, max_steps=10 ** 9))
-                for k, c in configs.items()}
-    times = {k: [] for k in configs}
-    for k, tr in trainers.items():                          # warm-up (allocations, first calls)
-        tr.fit(x, y, progress=False, stop_after_steps=1)
-    for _ in range(rounds):
-        for k, tr in trainers.items():
-            t0 = time.perf_counter()
-            tr.fit(x, y, progress=False, stop_after_steps=probe_steps)
-            times[k].append((time.perf_counter() - t0) / probe_steps)
-    return {k: min(v) for k, v in times.items()}
-
-
-def equal_time_steps(configs: dict, seconds: float, x, y, batch_size: int = 64, **probe_kw) -> dict:
-    """Training steps that fill `seconds` for each {name: UNetConfig}, from seconds_per_step.
-    Returns {name: (steps, seconds per step)}."""
-    sps = seconds_per_step(configs, x, y, batch_size, **probe_kw)
-    return {k: (max(1, int(seconds / s)), s) for k, s in sps.items()}
-
-
-@torch.no_grad()
-def sampling_ms_per_image(model, n: int = 100, repeats: int = 3, schedule: "NoiseSchedule | None" = None) -> float:
-    """Time of one network evaluation per image, in ms, for a batch of n (bf16 autocast): the fastest
-    of `repeats` runs (interference from other work only ever adds time). `schedule` (default: the
-    course's cosine one) turns a v-prediction model's output into eps, as sampling does."""
-    cfg = model.config
-    x = torch.randn(n, cfg.in_channels, cfg.image_size, cfg.image_size)
-    y = torch.arange(n) % cfg.num_classes
-    schedule = schedule or NoiseSchedule()
-    guided_eps(model, x, 500, y, 1.0, schedule=schedule)
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        guided_eps(model, x, 500, y, 1.0, schedule=schedule)
-        ts.append((time.perf_counter() - t0) / n * 1000)
-    return min(ts)
-
-
-# widgets (they need a running kernel; each cell also draws a static figure) -------------------
-
-def grid_png(x01: torch.Tensor, nrow: int, title: str = "", col_labels=None) -> bytes:
-    """A PNG of an image grid (N, C, H, W) in [0, 1], for an ipywidgets.Image."""
-    return figure_png(grid_figure(x01, nrow, title=title, col_labels=col_labels).figure)
-
-
-def hybrid_picker(pipe, n: int = 6, steps: int = 25, seed: int = 0):
-    """Two digit pickers and a mix slider: n samples conditioned on (1 - w) emb(a) + w emb(b), same noise."""
-    import ipywidgets as W
-    a = W.Dropdown(options=list(range(10)), value=3, description="digit a")
-    b = W.Dropdown(options=list(range(10)), value=8, description="digit b")
-    w = W.FloatSlider(value=0.5, min=0, max=1, step=0.05, description="mix w", continuous_update=False)
-    image = W.Image(format="png")
-    x_T = pipe.noise(n, torch.Generator().manual_seed(seed))
-
-    def render(change=None):
-        x = sample_mixed(pipe, mix_weights(a.value, b.value, [w.value] * n), x_T, steps)
-        image.value = grid_png(x, n, f"{1 - w.value:.2f} x '{a.value}' + {w.value:.2f} x '{b.value}'")
-
-    for widget in (a, b, w):
-        widget.observe(render, names="value")
-    render()
-    return W.VBox([W.HBox([a, b]), w, image])
-
-
-def guidance_slider(pipe, per_digit: int = 2, steps: int = 25, seed: int = 0, max_scale: float = 8.0):
-    """A slider over the classifier-free guidance scale; the same noise for every digit at each scale."""
-    import ipywidgets as W
-    y = torch.arange(10).repeat(per_digit)
-    x_T = pipe.noise(len(y), torch.Generator().manual_seed(seed))
-    w = W.FloatSlider(value=1.0, min=0, max=max_scale, step=0.25, description="guidance",
-                      continuous_update=False)
-    image = W.Image(format="png")
-
-    def render(change=None):
-        x = pipe.sample(y, steps=steps, guidance=w.value, x_T=x_T)
-        image.value = grid_png(x, 10, f"guidance scale {w.value:g}", col_labels=[str(d) for d in range(10)])
-
-    w.observe(render, names="value")
-    render()
-    return W.VBox([w, image])
-
-
-def prompt_box(pipe, clip, prototypes: torch.Tensor, steps: int = 25, clip_scale: float = 0.0, seed: int = 0,
-               value: str = "a handwritten 4"):
-    """A text box (press Enter) and a count slider: CLIP reads the digit, the model draws it."""
-    import ipywidgets as W
-    text = W.Text(value=value, description="prompt", continuous_update=False, layout=W.Layout(width="60%"))
-    count = W.IntSlider(value=4, min=1, max=10, description="how many", continuous_update=False)
-    readout = W.HTML()
-    image = W.Image(format="png")
-
-    def render(change=None):
-        x, digit, probs = text_to_digits(pipe, clip, text.value, prototypes, count.value, steps, clip_scale, seed)
-        unk = unknown_words(clip, text.value)
-        readout.value = (f"CLIP reads <b>{digit}</b> (p = {probs[digit]:.2f})"
-                         + (f"; words it does not know: <i>{', '.join(unk)}</i>" if unk else ""))
-        image.value = grid_png(x, count.value, f"{text.value!r} -> {digit}")
-
-    text.observe(render, names="value")
-    count.observe(render, names="value")
-    render()
-    return W.VBox([text, count, readout, image])

@@ -3,16 +3,14 @@ extractor behind the Fréchet and kernel distances (its 128-d penultimate layer)
 
 Trained on the train split only (55k images; val and test untouched), with small random shifts.
 """
-import time
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .utils import DATA_DIR, autocast, load_checkpoint, pick_device, save_atomic
+from .checkpoint import CLASSIFIER, DATA_DIR, load_checkpoint, save_atomic
+from .unet import autocast, pick_device
 
-KIND = "diffusion-course/classifier"
 CLASSIFIER_PATH = DATA_DIR / "mnist_classifier.pt"
 FEATURE_DIM = 128
 
@@ -98,12 +96,12 @@ def predict(model: Classifier, x: torch.Tensor, batch_size: int = 1000):
 
 
 def save_classifier(model: Classifier, path=CLASSIFIER_PATH, **meta):
-    return save_atomic({"kind": KIND, "config": {"width": model.body[0][0].out_channels},
+    return save_atomic({"kind": CLASSIFIER, "config": {"width": model.body[0][0].out_channels},
                         "state": model.state_dict(), "meta": meta}, path)
 
 
 def load_classifier(path=CLASSIFIER_PATH, device=None) -> Classifier:
-    ckpt = load_checkpoint(path, KIND, required=("config", "state"))
+    ckpt = load_checkpoint(path, CLASSIFIER, required=("config", "state"))
     model = Classifier(**ckpt["config"])
     model.load_state_dict(ckpt["state"])
     model.meta = ckpt.get("meta", {})

@@ -26,10 +26,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .checkpoint import DATA_DIR
 from .classifier import random_shift
+from .data import unnormalize_to_zero_to_one
 from .pipeline import DIGIT_NAMES, check_labels
-from .samplers import make_sampler, sample_loop
-from .utils import DATA_DIR, autocast, pick_device, unnormalize_to_zero_to_one
+from .samplers import denoise, make_sampler
+from .unet import autocast, pick_device
 
 DEFAULT_CLIP = DATA_DIR / "clip-mnist"
 TRAINING_RECORD = "training.json"          # how the shipped model was trained (data/train_clip.py)
@@ -368,8 +370,9 @@ def best_of_n(clip: Clip, candidates01: torch.Tensor, texts):
     return candidates01[index, torch.arange(N)], scores, index
 
 
-def clip_guidance(clip: Clip, texts, sampler, scale: float):
-    """An on_step hook for sample_loop that pushes samples towards higher CLIP similarity with texts.
+def clip_guidance(clip: Clip, texts, scale: float):
+    """A hook for the denoise loop that pushes samples towards higher CLIP similarity with texts:
+    guide(step, schedule) moves step.x in place.
 
     At each reverse step the predicted clean image x0_hat (in [-1, 1]) gets a gradient step on the
     CLIP score g = grad_{x0_hat} 100 cos(CLIP(x0_hat), CLIP(text)). As DDIM builds
@@ -382,18 +385,16 @@ def clip_guidance(clip: Clip, texts, sampler, scale: float):
     with torch.no_grad():
         e_text = text_embeds(clip, [texts] if isinstance(texts, str) else list(texts))
 
-    def on_step(i, t, x_prev, pred_x0):
-        t_prev = sampler.prev_timestep(t)
-        if t_prev < 0 or scale == 0:
-            return None
+    def guide(step, schedule):
+        if step.t_prev < 0 or scale == 0:
+            return
         with torch.enable_grad():
-            x0 = pred_x0.detach().float().requires_grad_(True)
+            x0 = step.x0.detach().float().requires_grad_(True)
             score = 100 * (image_embeds(clip, unnormalize_to_zero_to_one(x0)) * e_text.to(x0.device)).sum()
             (grad,) = torch.autograd.grad(score, x0)
-        ab_prev = sampler.schedule.alpha_bar_at(t_prev, x_prev)
-        return x_prev + scale * ab_prev.sqrt() * grad.to(x_prev.dtype)
+        step.x = step.x + scale * schedule.alpha_bar_at(step.t_prev, step.x).sqrt() * grad.to(step.x.dtype)
 
-    return on_step
+    return guide
 
 
 def clip_guided_sample(pipe, clip: Clip, labels, texts=None, scale: float = 0.2, steps: int = 50,
@@ -408,10 +409,9 @@ def clip_guided_sample(pipe, clip: Clip, labels, texts=None, scale: float = 0.2,
     score with adversarial pixels that CLIP likes and the classifier does not.
     """
     y = check_labels(labels)
-    texts = prompts_for(y) if texts is None else texts
+    guide = clip_guidance(clip, prompts_for(y) if texts is None else texts, scale)
     x_T = pipe.noise(len(y), generator) if x_T is None else x_T
-    smp = make_sampler(sampler, pipe.schedule, steps)
-    hook = clip_guidance(clip, texts, smp, scale)
-    x, _ = sample_loop(pipe.model, smp, y, x_T, pipe.guidance if guidance is None else guidance,
-                       generator, on_step=hook)
-    return unnormalize_to_zero_to_one(x).cpu()
+    for step in denoise(pipe.denoiser(), make_sampler(sampler, pipe.schedule, steps), x_T, y,
+                        pipe.guidance if guidance is None else guidance, generator):
+        guide(step, pipe.schedule)
+    return unnormalize_to_zero_to_one(step.x.clamp(-1, 1)).cpu()

@@ -10,6 +10,7 @@
     features standardised by the pooled mean and std of both sets, each std floored at a tenth of
     the median's (a ReLU unit that is silent, or nearly so, must not blow up); ~0 for two real sets.
 * diversity within each digit: mean pairwise feature distance (guidance trades it for fidelity).
+* simple image measures: MSE, PSNR, the MSE over hidden pixels, the fraction of mid-grey pixels.
 """
 import math
 from functools import lru_cache
@@ -18,7 +19,7 @@ import torch
 
 from .classifier import Classifier, load_classifier, predict
 from .data import mnist_tensors
-from .utils import unnormalize_to_zero_to_one
+from .data import unnormalize_to_zero_to_one
 
 
 def check_images(x: torch.Tensor, name: str = "images") -> torch.Tensor:
@@ -27,7 +28,7 @@ def check_images(x: torch.Tensor, name: str = "images") -> torch.Tensor:
         raise ValueError(f"{name} must be a tensor (N, 1, 28, 28) in [0, 1], got {shape}")
     if x.numel() and (x.min() < -1e-3 or x.max() > 1 + 1e-3):
         raise ValueError(f"{name} must lie in [0, 1] (got {x.min().item():.2f}..{x.max().item():.2f}); "
-                         "use helpers.utils.unnormalize_to_zero_to_one on [-1, 1] images")
+                         "use helpers.data.unnormalize_to_zero_to_one on [-1, 1] images")
     return x
 
 
@@ -115,6 +116,45 @@ def diversity(features: torch.Tensor, labels: torch.Tensor) -> list:
     return out
 
 
+# image measures ----------------------------------------------------------------------------
+
+def mse(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a.float().cpu() - b.float().cpu()).pow(2).mean().item()
+
+
+def psnr(x01: torch.Tensor, ref01: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image, 10 log10(1 / MSE) in dB, of images in [0, 1]. (N,)"""
+    if x01.shape != ref01.shape:
+        raise ValueError(f"psnr needs two equal shapes, got {tuple(x01.shape)} and {tuple(ref01.shape)}")
+    err = (x01.float() - ref01.float()).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(1 / err.clamp(min=1e-10))
+
+
+def hidden_mse(x01: torch.Tensor, ref01: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """MSE over the hidden pixels (mask == 0) only, per image. (N,)"""
+    hidden = (1 - mask).expand_as(x01)
+    return ((x01 - ref01).pow(2) * hidden).flatten(1).sum(1) / hidden.flatten(1).sum(1).clamp(min=1)
+
+
+def mid_gray_fraction(x01: torch.Tensor, lo: float = 0.1, hi: float = 0.9, per_image: bool = False):
+    """Fraction of pixels strictly between lo and hi: MNIST digits are almost black and white,
+    blurry images are grey. x01: (N, C, H, W) in [0, 1]. A float, or per_image: (N,), one per image."""
+    mid = ((x01 > lo) & (x01 < hi)).float()
+    return mid.flatten(1).mean(1) if per_image else mid.mean().item()
+
+
+def classifier_accuracy(classifier, x01: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of images (N, 1, 28, 28) in [0, 1] that the course classifier labels y (N,)."""
+    probs, _ = predict(classifier, x01)
+    return (probs.argmax(1) == y.cpu()).float().mean().item()
+
+
+def mean_spread(values) -> tuple:
+    """(mean, sample standard deviation) of a list of numbers (spread 0 for one value)."""
+    v = torch.tensor(values, dtype=torch.float64)
+    return v.mean().item(), (v.std().item() if len(v) > 1 else 0.0)
+
+
 # real reference sets --------------------------------------------------------------------------
 
 @lru_cache(maxsize=8)
@@ -144,6 +184,19 @@ def accuracy_noise(p1: float, p2: float, n: int) -> float:
     if n < 1 or not (0 <= p1 <= 1 and 0 <= p2 <= 1):
         raise ValueError(f"need accuracies in [0, 1] and n >= 1, got p1={p1}, p2={p2}, n={n}")
     return 2 * math.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / n)
+
+
+def mean_noise(values) -> float:
+    """Two standard errors of the mean of per-item measurements (N,): inf for one item (no spread
+    to estimate)."""
+    v = torch.as_tensor(values, dtype=torch.float64).flatten()
+    return 2 * v.std().item() / math.sqrt(len(v)) if len(v) > 1 else math.inf
+
+
+def paired_noise(a, b) -> float:
+    """Two standard errors of mean(a) - mean(b) for per-item measurements a, b (N,) of the same N
+    items (paired: what an item adds to both cancels). A smaller difference is within sampling noise."""
+    return mean_noise(torch.as_tensor(a, dtype=torch.float64) - torch.as_tensor(b, dtype=torch.float64))
 
 
 def real_vs_real_spread(n: int, seeds=range(5)) -> dict:

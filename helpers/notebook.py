@@ -1,11 +1,13 @@
-"""Notebook plumbing: quick mode, recorded metrics, image grids and a figure style.
+"""Notebook plumbing: quick mode, parameters checked by declared rules, recorded metrics, tables.
 
 Every notebook records its key results with ``record(...)``; the values are shown as a table and
-stored in the output's metadata, where the tests and the grader (``python -m helpers.grade``)
-read them back with ``read_metrics``.
+stored in the output's metadata, where the tests and the grader read them back with
+``read_metrics``.
+
+    check_params(globals(), seed=int, n_show=(1, 32), show_ts=[(0, 999)], sampler=["ddim", "ddpm"],
+                 checkpoint=optional(str))
 """
 import json
-import math
 import os
 from pathlib import Path
 
@@ -15,23 +17,69 @@ METRICS_KEY = "course_metrics"
 
 
 def quick_default() -> bool:
-    """Quick mode from the environment (COURSE_QUICK=1), so nbval and CI can switch it on."""
+    """Quick mode from the environment (COURSE_QUICK=1), so the tests and CI can switch it on."""
     return os.environ.get("COURSE_QUICK", "0").lower() in ("1", "true", "yes")
 
 
-def check_params(**params):
-    """Raise a ValueError that names a notebook parameter with a bad value.
+# parameters -----------------------------------------------------------------------------------
 
-    Each keyword is name=(value, predicate, what) e.g. epochs=(epochs, lambda v: v > 0, "> 0").
+class optional:
+    """A rule that also accepts None (e.g. checkpoint=optional(str): None means the default)."""
+
+    def __init__(self, rule):
+        self.rule = rule
+
+
+def _describe(rule) -> str:
+    if isinstance(rule, optional):
+        return f"None or {_describe(rule.rule)}"
+    if isinstance(rule, type):
+        return {int: "an integer", float: "a number", bool: "True or False", str: "a string"}.get(rule, rule.__name__)
+    if isinstance(rule, tuple):
+        return f"a number in {rule[0]}..{rule[1]}"
+    if isinstance(rule, list) and len(rule) == 1 and isinstance(rule[0], tuple):
+        return f"a non-empty list of numbers in {rule[0][0]}..{rule[0][1]}"
+    if isinstance(rule, list) and len(rule) == 1 and isinstance(rule[0], list):
+        return f"a non-empty list of some of {rule[0]}"
+    return f"one of {rule}"
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _obeys(value, rule) -> bool:
+    if isinstance(rule, optional):
+        return value is None or _obeys(value, rule.rule)
+    if rule is float:
+        return _number(value)
+    if rule is int:
+        return _number(value) and int(value) == value
+    if isinstance(rule, type):
+        return isinstance(value, rule)
+    if isinstance(rule, tuple):
+        return _number(value) and rule[0] <= value <= rule[1]
+    if isinstance(rule, list) and len(rule) == 1 and isinstance(rule[0], (tuple, list)):
+        return isinstance(value, (list, tuple)) and len(value) > 0 and all(_obeys(v, rule[0]) for v in value)
+    return value in rule
+
+
+def check_params(scope: dict, **rules):
+    """Check the notebook parameters named in rules against their values in scope (globals()).
+
+    A rule is a type (int, float, bool, str), a range (lo, hi), a list of choices, [(lo, hi)] for
+    a non-empty list of numbers in that range, [[choices]] for a non-empty list of some of those
+    choices (sweep_samplers=[["ddpm", "ddim"]]), or optional(rule) to allow None as well. Raises a
+    ValueError naming the first parameter whose value breaks its rule.
     """
-    for name, (value, ok, what) in params.items():
-        try:
-            good = ok(value)
-        except Exception:
-            good = False
-        if not good:
-            raise ValueError(f"bad notebook parameter {name}={value!r}: expected {what}")
+    for name, rule in rules.items():
+        if name not in scope:
+            raise ValueError(f"check_params: the notebook has no parameter {name!r}")
+        if not _obeys(scope[name], rule):
+            raise ValueError(f"bad notebook parameter {name}={scope[name]!r}: expected {_describe(rule)}")
 
+
+# recorded metrics -----------------------------------------------------------------------------
 
 def _plain(v):
     if isinstance(v, torch.Tensor):
@@ -68,42 +116,18 @@ def read_metrics(notebook: "str | Path | dict") -> dict:
     return out
 
 
-# figures --------------------------------------------------------------------------------------
+# tables ---------------------------------------------------------------------------------------
 
-def setup_style():
-    import matplotlib as mpl
-    mpl.rcParams.update({"figure.dpi": 100, "axes.spines.top": False, "axes.spines.right": False,
-                         "axes.grid": True, "grid.alpha": 0.3, "font.size": 10, "image.cmap": "gray"})
-
-
-def image_grid(x: torch.Tensor, nrow: int = 10, pad: int = 2, value: float = 1.0) -> torch.Tensor:
-    """(N, C, H, W) in [0, 1] -> one (H', W') or (H', W', 3) image for imshow."""
-    x = x.detach().float().cpu()
-    if x.dim() == 3:
-        x = x.unsqueeze(1)
-    n, c, h, w = x.shape
-    ncol = nrow
-    nr = math.ceil(n / ncol)
-    out = torch.full((c, nr * (h + pad) + pad, ncol * (w + pad) + pad), value)
-    for i in range(n):
-        r, k = divmod(i, ncol)
-        out[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + k * (w + pad): pad + k * (w + pad) + w] = x[i]
-    return out[0] if c == 1 else out.permute(1, 2, 0)
+def markdown_table(headers, rows, fmt: str = "{:.4g}") -> str:
+    """A Markdown table; floats are written with fmt, None as an en dash."""
+    def cell(v):
+        return "–" if v is None else fmt.format(v) if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
-def show_grid(x, nrow=10, title=None, ax=None, row_labels=None, col_labels=None):
-    """imshow an image grid with optional row / column labels; returns the axis."""
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(nrow * 0.6, math.ceil(len(x) / nrow) * 0.6 + 0.4))[1]
-    ax.imshow(image_grid(x, nrow), cmap="gray", vmin=0, vmax=1)
-    ax.grid(False)
-    h = x.shape[-2] + 2
-    ax.set_xticks([2 + h * k + h / 2 - 1 for k in range(len(col_labels))] if col_labels else [])
-    if col_labels:
-        ax.set_xticklabels(col_labels)
-    ax.set_yticks([2 + h * k + h / 2 - 1 for k in range(len(row_labels))] if row_labels else [])
-    if row_labels:
-        ax.set_yticklabels(row_labels)
-    if title:
-        ax.set_title(title)
-    return ax
+def show_table(headers, rows, fmt: str = "{:.4g}"):
+    """Display markdown_table(...) as a cell output."""
+    from IPython.display import Markdown, display
+    display(Markdown(markdown_table(headers, rows, fmt)))

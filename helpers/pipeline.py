@@ -9,11 +9,11 @@ from pathlib import Path
 
 import torch
 
-from .samplers import Trajectory, make_sampler, sample_loop
+from .checkpoint import DATA_DIR, DIFFUSION, load_checkpoint
+from .data import unnormalize_to_zero_to_one
+from .samplers import Denoiser, make_sampler, record_trajectory, reverse
 from .schedule import NoiseSchedule
-from .train import KIND
-from .unet import UNet
-from .utils import DATA_DIR, load_checkpoint, pick_device, unnormalize_to_zero_to_one
+from .unet import UNet, pick_device
 
 DEFAULT_CHECKPOINT = DATA_DIR / "ddpm_mnist.pt"
 DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -62,42 +62,50 @@ class Pipeline:
         """x_T: (n, C, H, W) standard normal, drawn on the CPU so a seed means the same on any device."""
         return torch.randn((n, *self.image_shape), generator=generator)
 
-    @torch.no_grad()
-    def sample(self, labels, steps: int = 50, guidance: "float | None" = None, sampler: str = "ddim",
-               generator: "torch.Generator | None" = None, eta: float = 0.0, x_T=None,
-               return_trajectory: bool = False, progress: bool = False, batch_size: int = 500,
-               bf16: bool = True, guidance_interval=None):
-        """Generate one image per label.
+    def denoiser(self, bf16: bool = True) -> Denoiser:
+        return Denoiser(self.model, self.schedule, bf16)
 
-        labels: LongTensor or list of digits 0..9 (N,). steps: 1..T sampler steps. guidance: the
-        classifier-free guidance scale (1 = conditional only, None = the checkpoint's recommended
-        scale). sampler: "ddim", "ddpm" or "dpm++". generator: a seeded CPU torch.Generator makes the
-        result reproducible. bf16: run the network under bf16 autocast (CPU / CUDA; about 2x faster
-        on AVX-512 CPUs). guidance_interval: (lo, hi) guides only at timesteps lo <= t <= hi and
-        takes plain conditional steps (one U-Net pass) elsewhere; None guides every step.
-        Returns float (N, C, H, W) in [0, 1] on CPU, and with return_trajectory=True also a
-        Trajectory (x_t and predicted x0 at every step, in [-1, 1]).
-        """
+    def _setup(self, labels, steps, guidance, sampler, generator, eta, x_T):
+        """Checked labels (N,), the guidance scale, a sampler set to `steps` and x_T (N, C, H, W)."""
         y = check_labels(labels, self.model.config.num_classes)
-        guidance = self.guidance if guidance is None else float(guidance)
         if x_T is None:
             x_T = self.noise(len(y), generator)
         elif tuple(x_T.shape) != (len(y), *self.image_shape):
             raise ValueError(f"x_T must have shape {(len(y), *self.image_shape)}, got {tuple(x_T.shape)}")
-        smp = make_sampler(sampler, self.schedule, steps, eta)
-        outs, trajs = [], []
-        for s in range(0, len(y), batch_size):
-            x, traj = sample_loop(self.model, smp, y[s:s + batch_size], x_T[s:s + batch_size], guidance,
-                                  generator, capture=return_trajectory, progress=progress,
-                                  use_autocast=bf16, guidance_interval=guidance_interval)
-            outs.append(unnormalize_to_zero_to_one(x).cpu())
-            trajs.append(traj)
-        images = torch.cat(outs)
-        if not return_trajectory:
-            return images
-        merged = Trajectory(smp.timesteps, [torch.cat(z, 0) for z in zip(*[t.x_t for t in trajs])],
-                            [torch.cat(z, 0) for z in zip(*[t.x0 for t in trajs])])
-        return images, merged
+        guidance = self.guidance if guidance is None else float(guidance)
+        return y, guidance, make_sampler(sampler, self.schedule, steps, eta), x_T
+
+    @torch.no_grad()
+    def sample(self, labels, steps: int = 50, guidance: "float | None" = None,
+               generator: "torch.Generator | None" = None, sampler: str = "ddim", eta: float = 0.0,
+               x_T=None, progress: bool = False, batch_size: int = 500, bf16: bool = True,
+               guidance_interval=None) -> torch.Tensor:
+        """Generate one image per label.
+
+        labels: LongTensor or list of digits 0..9 (N,). steps: 1..T sampler steps. guidance: the
+        classifier-free guidance scale (1 = conditional only, None = the checkpoint's recommended
+        scale). generator: a seeded CPU torch.Generator makes the result reproducible. sampler:
+        "ddim", "ddpm" or "dpm++" (eta: DDIM's noise). bf16: run the network under bf16 autocast
+        (CPU / CUDA; about 2x faster on AVX-512 CPUs). guidance_interval: (lo, hi) guides only at
+        timesteps lo <= t <= hi, plain conditional steps (one pass) elsewhere.
+        Returns float (N, C, H, W) in [0, 1] on CPU.
+        """
+        y, guidance, smp, x_T = self._setup(labels, steps, guidance, sampler, generator, eta, x_T)
+        denoiser = self.denoiser(bf16)
+        return torch.cat([unnormalize_to_zero_to_one(reverse(
+            denoiser, smp, x_T[s:s + batch_size], y[s:s + batch_size], guidance=guidance, generator=generator,
+            guidance_interval=guidance_interval, progress=progress)).cpu() for s in range(0, len(y), batch_size)])
+
+    @torch.no_grad()
+    def trajectory(self, labels, steps: int = 50, guidance: "float | None" = None,
+                   generator: "torch.Generator | None" = None, sampler: str = "ddim", eta: float = 0.0,
+                   x_T=None, progress: bool = False, bf16: bool = True):
+        """sample(...) that keeps every step: (images (N, C, H, W) in [0, 1], Trajectory with x_t and
+        the predicted x0 at every step in [-1, 1], on CPU)."""
+        y, guidance, smp, x_T = self._setup(labels, steps, guidance, sampler, generator, eta, x_T)
+        x, traj = record_trajectory(self.denoiser(bf16), smp, x_T, y, guidance=guidance, generator=generator,
+                                    progress=progress)
+        return unnormalize_to_zero_to_one(x).cpu(), traj
 
 
 def load_pipeline(path: "str | Path | None" = None, device=None) -> Pipeline:
@@ -106,7 +114,7 @@ def load_pipeline(path: "str | Path | None" = None, device=None) -> Pipeline:
     Raises FileNotFoundError if the file is missing and CheckpointError if it is truncated,
     corrupted or not a diffusion checkpoint of this course.
     """
-    ckpt = load_checkpoint(path or DEFAULT_CHECKPOINT, KIND, required=("config", "ema"))
+    ckpt = load_checkpoint(path or DEFAULT_CHECKPOINT, DIFFUSION, required=("config", "ema"))
     model = UNet(ckpt["config"]["unet"])
     model.load_state_dict({k: v.float() for k, v in ckpt["ema"].items()})
     schedule = NoiseSchedule(**ckpt["config"]["schedule"])

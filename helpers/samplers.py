@@ -10,16 +10,24 @@
 * DPM-Solver++(2M) (Lu et al. 2022): a second-order multistep solver, good in 5-20 steps.
 
 Timesteps are spaced "trailing" (Lin et al. 2024), so even a 1-step sampler starts at t = T-1,
-from pure noise. ``sample_loop`` runs the whole loop, with classifier-free guidance (Ho & Salimans 2022),
-optionally only inside a window of timesteps (Kynkäänniemi et al. 2024).
+from pure noise. The whole reverse process is one loop, ``denoise``, which every caller shares
+(sampling, trajectories, SDEdit, inpainting, CLIP guidance):
+
+    denoiser = Denoiser(model, schedule)          # (x_t, t, y, guidance) -> ModelPrediction(eps, x0)
+    for step in denoise(denoiser, sampler, x_T, y, guidance=1.5):
+        ...                                       # step.x is x_{t_prev}; a caller may replace it
+    x_0 = step.x
+
+Classifier-free guidance (Ho & Salimans 2022) is applied by the Denoiser, optionally only inside a
+window of timesteps (Kynkäänniemi et al. 2024).
 """
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 
-from .schedule import NoiseSchedule
-from .utils import autocast
+from .schedule import ModelPrediction, NoiseSchedule
+from .unet import autocast
 
 
 @dataclass
@@ -139,45 +147,40 @@ def make_sampler(name: str, schedule: NoiseSchedule, steps: "int | None" = None,
     return sampler.set_timesteps(schedule.T if steps is None else steps)
 
 
-# the sampling loop ----------------------------------------------------------------------------
+# the network as a denoiser, with classifier-free guidance -------------------------------------
 
-@dataclass
-class Trajectory:
-    timesteps: torch.Tensor                         # (S,) the t of each step, descending
-    x_t: list = field(default_factory=list)         # S + 1 tensors (N, C, H, W): x_T ... x_0 on CPU
-    x0: list = field(default_factory=list)          # S tensors (N, C, H, W): predicted x0 at each step
+class Denoiser:
+    """A class-conditional network and its schedule: (x_t, t, y, guidance) -> ModelPrediction.
 
-    def stack(self):
-        """(S+1, N, C, H, W) and (S, N, C, H, W) tensors in [-1, 1] (x_T itself is unbounded)."""
-        return torch.stack(self.x_t), torch.stack(self.x0)
-
-
-def prediction_of(model) -> str:
-    """What model's output means: "eps" (the default) or "v" (UNetConfig.prediction)."""
-    return getattr(getattr(model, "config", None), "prediction", "eps")
-
-
-def guided_eps(model, x_t, t, y, guidance: float, use_autocast: bool = True,
-               schedule: "NoiseSchedule | None" = None):
-    """Classifier-free guidance: eps_u + w (eps_c - eps_u), one batched call for both passes.
-
-    w = 1 is plain conditional sampling (one pass), w = 0 unconditional, w > 1 sharpens the class.
-    A v-prediction model's guided v is turned into eps with `schedule` (required for such a model;
-    the map is affine with weights summing to one, so guiding v and guiding eps agree).
+    Classifier-free guidance: out_u + w (out_c - out_u), both passes in one batched call. w = 1 is
+    plain conditional sampling (one pass), w = 0 unconditional, w > 1 sharpens the class. The
+    guided output is then read by NoiseSchedule.convert, whatever the network predicts (guiding v
+    or eps agrees: the map from one to the other is affine with weights summing to one).
+    bf16: run the network under bf16 autocast (CPU / CUDA).
     """
-    B = x_t.shape[0]
-    tt = torch.full((B,), int(t), device=x_t.device, dtype=torch.long)
-    null = torch.full_like(y, model.null_label)
-    v_model = prediction_of(model) == "v"
-    if v_model and schedule is None:
-        raise ValueError("this model predicts v (UNetConfig.prediction='v'): pass schedule= to turn it into eps")
-    with torch.no_grad(), autocast(x_t.device, use_autocast):
-        if guidance in (0, 1):
-            out = model(x_t, tt, y if guidance == 1 else null).float()
-        else:
-            out_c, out_u = model(torch.cat([x_t, x_t]), torch.cat([tt, tt]), torch.cat([y, null])).float().chunk(2)
-            out = out_u + guidance * (out_c - out_u)
-    return schedule.eps_from_v(out, x_t.float(), t) if v_model else out
+
+    def __init__(self, model, schedule: NoiseSchedule, bf16: bool = True):
+        self.model, self.schedule, self.bf16 = model, schedule, bf16
+        self.prediction = model.config.prediction
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @torch.no_grad()
+    def __call__(self, x_t: torch.Tensor, t, y: torch.Tensor, guidance: float = 1.0) -> ModelPrediction:
+        """x_t (B, C, H, W), t an int timestep (or (B,) of them), y (B,) labels (model.null_label: none)."""
+        model = self.model
+        t = torch.as_tensor(t, dtype=torch.long)
+        tt = t.to(x_t.device).expand(x_t.shape[0]) if t.dim() == 0 else t.to(x_t.device)
+        with autocast(x_t.device, self.bf16):
+            if guidance in (0, 1):
+                out = model(x_t, tt, y if guidance == 1 else torch.full_like(y, model.null_label)).float()
+            else:
+                null = torch.full_like(y, model.null_label)
+                out_c, out_u = model(torch.cat([x_t, x_t]), torch.cat([tt, tt]), torch.cat([y, null])).float().chunk(2)
+                out = out_u + guidance * (out_c - out_u)
+        return self.schedule.convert(out, x_t, t.cpu(), self.prediction)
 
 
 def check_interval(interval, T: int):
@@ -212,33 +215,64 @@ def network_calls(timesteps, guidance: float, interval=None) -> int:
     return sum(1 if guidance_at(guidance, int(t), interval) in (0, 1) else 2 for t in timesteps)
 
 
-def sample_loop(model, sampler: Sampler, y: torch.Tensor, x_T: torch.Tensor, guidance: float = 1.0,
-                generator=None, capture: bool = False, progress: bool = False, use_autocast: bool = True,
-                start_index: int = 0, on_step=None, guidance_interval=None):
-    """Run the reverse process from x_T (N, C, H, W) for labels y (N,) on model's device.
+# the reverse process: one loop ----------------------------------------------------------------
 
-    start_index > 0 skips the first timesteps (SDEdit: x_T is then an image noised to
-    sampler.timesteps[start_index]). on_step(i, t, x_prev, pred_x0) may return a replacement for
-    x_prev (inpainting). guidance_interval (lo, hi): guide only at timesteps lo <= t <= hi, plain
-    conditional steps elsewhere (see guidance_at). Returns (x_0 in [-1, 1] (N, C, H, W), Trajectory or None).
-    """
-    device = next(model.parameters()).device
-    x, y = x_T.to(device), y.to(device)
+@dataclass
+class Step:
+    """One reverse step t -> t_prev, as denoise yields it. A caller may replace x (inpainting pastes
+    the known pixels, CLIP guidance nudges it); redo = True (with x set back to a sample at t) makes
+    the loop take the same step again (RePaint's resampling)."""
+    i: int                          # index into sampler.timesteps
+    t: int
+    t_prev: int                     # -1 at the last step
+    x: torch.Tensor                 # x_{t_prev} (N, C, H, W); the loop goes on from it
+    x0: torch.Tensor                # this step's estimate of x_0, clipped to [-1, 1]
+    redo: bool = False
+
+
+def denoise(denoiser: Denoiser, sampler: Sampler, x: torch.Tensor, y: torch.Tensor, guidance: float = 1.0,
+            generator=None, start: int = 0, guidance_interval=None, progress: bool = False):
+    """Run the reverse process from x (N, C, H, W) at sampler.timesteps[start] (start = 0: x_T, pure
+    noise; start > 0: SDEdit's noised image) for labels y (N,), yielding a Step after every step.
+    Tensors live on the denoiser's device. The finished x_0 is the last step's x (unclipped)."""
     interval = check_interval(guidance_interval, sampler.schedule.T)
+    x, y = x.to(denoiser.device), y.to(denoiser.device)
     sampler.reset()
-    steps = sampler.timesteps[start_index:]
-    traj = Trajectory(steps) if capture else None
-    if capture:
-        traj.x_t.append(x.float().cpu())
-    for i, t in enumerate(tqdm(steps.tolist(), disable=not progress, desc=f"{sampler.name} sampling",
-                               leave=False)):
-        eps = guided_eps(model, x, t, y, guidance_at(guidance, t, interval), use_autocast, sampler.schedule)
-        out = sampler.step(eps, t, x, generator)
-        x = out.prev_sample
-        if on_step is not None:
-            replaced = on_step(start_index + i, t, x, out.pred_x0)
-            x = x if replaced is None else replaced
-        if capture:
-            traj.x_t.append(x.float().cpu())
-            traj.x0.append(out.pred_x0.float().cpu())
-    return x.clamp(-1, 1), traj
+    for i, t in enumerate(tqdm(sampler.timesteps[start:].tolist(), disable=not progress,
+                               desc=f"{sampler.name} sampling", leave=False), start):
+        while True:
+            pred = denoiser(x, t, y, guidance_at(guidance, t, interval))
+            out = sampler.step(pred.eps, t, x, generator)
+            step = Step(i, t, sampler.prev_timestep(t), out.prev_sample, out.pred_x0)
+            yield step
+            x = step.x
+            if not step.redo:
+                break
+
+
+def reverse(denoiser: Denoiser, sampler: Sampler, x: torch.Tensor, y: torch.Tensor, **kw) -> torch.Tensor:
+    """The finished x_0 of denoise(...) (same arguments), clamped to [-1, 1]."""
+    for step in denoise(denoiser, sampler, x, y, **kw):
+        pass
+    return step.x.clamp(-1, 1)
+
+
+@dataclass
+class Trajectory:
+    """Every step of a reverse run, on the CPU: what notebook 04 scores and scrubs through."""
+    timesteps: torch.Tensor                         # (S,) the t of each step, descending
+    x_t: list = field(default_factory=list)         # S + 1 tensors (N, C, H, W): x_T ... x_0
+    x0: list = field(default_factory=list)          # S tensors (N, C, H, W): predicted x0 at each step
+
+    def stack(self):
+        """(S+1, N, C, H, W) and (S, N, C, H, W) tensors in [-1, 1] (x_T itself is unbounded)."""
+        return torch.stack(self.x_t), torch.stack(self.x0)
+
+
+def record_trajectory(denoiser: Denoiser, sampler: Sampler, x: torch.Tensor, y: torch.Tensor, **kw):
+    """reverse(...) that also keeps every x_t and x0_hat. Returns (x_0 in [-1, 1], Trajectory)."""
+    traj = Trajectory(sampler.timesteps[kw.get("start", 0):], [x.float().cpu()])
+    for step in denoise(denoiser, sampler, x, y, **kw):
+        traj.x_t.append(step.x.float().cpu())
+        traj.x0.append(step.x0.float().cpu())
+    return step.x.clamp(-1, 1), traj

@@ -8,10 +8,18 @@ noising steps, so ``t = 0`` is barely noisy and ``t = T-1`` is (almost) pure noi
 
 Schedules: "linear" (Ho et al.: beta from 1e-4 to 0.02) and "cosine" (Nichol & Dhariwal 2021),
 numerically identical to diffusers' "linear" and "squaredcos_cap_v2".
+
+The network predicts either the noise eps or the velocity v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) x0
+(Salimans & Ho 2022). ``NoiseSchedule.convert`` is the one place that reads its output: it returns
+``ModelPrediction(eps, x0)`` for either kind, and ``NoiseSchedule.target`` is what the loss compares
+the output with.
 """
 import math
+from dataclasses import dataclass
 
 import torch
+
+PREDICTIONS = ("eps", "v")
 
 # helpers --------------------------------------------------------------------------------------
 
@@ -33,6 +41,19 @@ def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Ten
     f = lambda u: math.cos((u + s) / (1 + s) * math.pi / 2) ** 2
     return torch.tensor([min(1 - f((i + 1) / T) / f(i / T), max_beta) for i in range(T)],
                         dtype=torch.float64)
+
+
+@dataclass
+class ModelPrediction:
+    """What one network call says about x_t: both estimates, whatever the network predicts."""
+    eps: torch.Tensor               # (B, C, H, W) the noise in x_t
+    x0: torch.Tensor                # (B, C, H, W) the clean image, unclipped (about [-1, 1])
+
+
+def check_prediction(prediction: str) -> str:
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"prediction must be 'eps' or 'v', got {prediction!r}")
+    return prediction
 
 
 # the schedule ---------------------------------------------------------------------------------
@@ -106,6 +127,18 @@ class NoiseSchedule:
         x_t = sqrt(ab) x0 + sqrt(1 - ab) eps and ab + (1 - ab) = 1)."""
         ab = self.alpha_bar_at(t, x_t)
         return ab.sqrt() * v + (1 - ab).sqrt() * x_t
+
+    # reading the network's output -------------------------------------------------------------
+
+    def target(self, x0: torch.Tensor, noise: torch.Tensor, t, prediction: str = "eps") -> torch.Tensor:
+        """What a network of this prediction type should output for x_t = add_noise(x0, noise, t)."""
+        return noise if check_prediction(prediction) == "eps" else self.get_velocity(x0, noise, t)
+
+    def convert(self, output: torch.Tensor, x_t: torch.Tensor, t, prediction: str = "eps") -> ModelPrediction:
+        """The network's output (eps_hat or v_hat, (B, C, H, W)) at x_t -> ModelPrediction(eps, x0)."""
+        output = output.float()
+        eps = output if check_prediction(prediction) == "eps" else self.eps_from_v(output, x_t.float(), t)
+        return ModelPrediction(eps, self.predict_x0(x_t.float(), eps, t))
 
     # reverse process --------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
     trainer = Trainer(UNetConfig(), TrainConfig(epochs=5))
     trainer.fit(x_train, y_train, x_val, y_val)          # images (N, C, H, W) in [-1, 1], labels (N,)
     trainer.save("runs/model.pt")                         # atomic; Trainer.load(...).fit(...) resumes
+    trainer = short_run(UNetConfig(skips=False), x, y, x_val, y_val, steps=300, eval_every=50)
 
 Every random draw of step k (its batch order, timesteps, noise and dropped labels) comes from a
 generator seeded by (seed, k), so a run interrupted and resumed from a checkpoint computes the
@@ -18,12 +19,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .samplers import prediction_of
+from .checkpoint import DIFFUSION, load_checkpoint, save_atomic
+from .data import unnormalize_to_zero_to_one
+from .samplers import Denoiser, make_sampler, reverse
 from .schedule import NoiseSchedule
-from .unet import UNet, UNetConfig, config_dict
-from .utils import autocast, load_checkpoint, pick_device, save_atomic, unnormalize_to_zero_to_one
-
-KIND = "diffusion-course/ddpm"
+from .unet import UNet, UNetConfig, autocast, config_dict, pick_device
 
 
 @dataclass
@@ -59,43 +59,23 @@ class TrainConfig:
 
 # the loss -------------------------------------------------------------------------------------
 
-def diffusion_loss(model, schedule, x0, y, t, noise, weighting="none", gamma=5.0, reduce=True, as_eps=False):
+def diffusion_loss(model, schedule, x0, y, t, noise, weighting="none", gamma=5.0, reduce=True):
     """MSE between the network's output and its target at x_t = add_noise(x0, noise, t): the noise
-    eps, or v = schedule.get_velocity(x0, noise, t) for a v-prediction model (UNetConfig.prediction).
+    eps, or v for a v-prediction model (NoiseSchedule.target, UNetConfig.prediction).
 
-    x0 (B, C, H, W) in [-1, 1]; y (B,) labels (null allowed); t (B,). min-SNR weighting multiplies
-    each image's MSE by min(SNR, gamma) / SNR for eps and min(SNR, gamma) / (SNR + 1) for v: the same
-    weight on the implied eps error either way. as_eps: measure a v model by the error of the eps it
-    implies, eps_hat = sqrt(1 - alpha_bar) x_t + sqrt(alpha_bar) v_hat, so eps - eps_hat =
-    sqrt(alpha_bar) (v - v_hat) and its MSE is alpha_bar_t times the v-MSE (exact): eps and v models
-    then compare on one scale. Returns a scalar, or (B,) per-image losses with reduce=False.
+    x0 (B, C, H, W) in [-1, 1]; y (B,) labels (null allowed); t (B,). min-SNR weighting (Hang et
+    al. 2023) multiplies each image's MSE by min(SNR, gamma) / SNR for eps and min(SNR, gamma) /
+    (SNR + 1) for v: the same weight on the implied eps error either way, since
+    eps - eps_hat = sqrt(alpha_bar) (v - v_hat). Returns a scalar, or (B,) per-image losses.
     """
+    prediction = model.config.prediction
     x_t = schedule.add_noise(x0, noise, t)
-    v_model = prediction_of(model) == "v"
-    target = schedule.get_velocity(x0, noise, t) if v_model else noise
+    target = schedule.target(x0, noise, t, prediction)
     per_image = F.mse_loss(model(x_t, t, y).float(), target, reduction="none").mean(dim=(1, 2, 3))
-    if v_model and as_eps:
-        per_image, v_model = per_image * schedule.alpha_bar[t.cpu()].to(per_image.device), False
     if weighting == "min_snr":
         snr = schedule.snr[t.cpu()].to(per_image.device)
-        per_image = per_image * snr.clamp(max=gamma) / (snr + 1 if v_model else snr)
+        per_image = per_image * snr.clamp(max=gamma) / (snr + 1 if prediction == "v" else snr)
     return per_image.mean() if reduce else per_image
-
-
-@torch.no_grad()
-def loss_by_t(model, schedule, x0, y, ts, seed=0, bf16=True, as_eps=False):
-    """Validation MSE of the network's target (eps, or v; as_eps: the implied eps, see
-    diffusion_loss) at each timestep in ts, same noise for every t. Returns (len(ts),)."""
-    device = next(model.parameters()).device
-    g = torch.Generator().manual_seed(seed)
-    noise = torch.randn(x0.shape, generator=g)
-    out = []
-    for t in ts:
-        tt = torch.full((len(x0),), int(t), dtype=torch.long)
-        with autocast(device, bf16):
-            out.append(diffusion_loss(model, schedule, x0.to(device), y.to(device), tt.to(device),
-                                      noise.to(device), as_eps=as_eps).item())
-    return torch.tensor(out)
 
 
 # the trainer ----------------------------------------------------------------------------------
@@ -121,7 +101,7 @@ class Trainer:
 
     def state_dict(self, slim: bool = False) -> dict:
         """Everything needed to resume (slim=True: only what sampling needs, for shipping)."""
-        ckpt = {"kind": KIND,
+        ckpt = {"kind": DIFFUSION,
                 "config": {"unet": config_dict(self.model.config), "schedule": self.schedule.config(),
                            "train": asdict(self.config)},
                 "ema": self.ema.state_dict(), "step": self.step, "elapsed": self.elapsed,
@@ -139,7 +119,7 @@ class Trainer:
     @classmethod
     def load(cls, path, device=None, **overrides) -> "Trainer":
         """Resume from a full checkpoint; overrides change TrainConfig fields (e.g. epochs=20)."""
-        ckpt = load_checkpoint(path, KIND, required=("config", "ema", "model", "optimizer", "step"))
+        ckpt = load_checkpoint(path, DIFFUSION, required=("config", "ema", "model", "optimizer", "step"))
         trainer = cls(ckpt["config"]["unet"], {**ckpt["config"]["train"], **overrides}, device)
         trainer.model.load_state_dict(ckpt["model"])
         trainer.ema.load_state_dict(ckpt["ema"])
@@ -201,46 +181,50 @@ class Trainer:
 
     # evaluation -------------------------------------------------------------------------------
 
-    @torch.no_grad()
-    def val_loss(self, model, x_val, y_val, as_eps=False) -> float:
-        """Mean MSE (of eps, or of v for a v-prediction model; as_eps: of the eps it implies, see
-        diffusion_loss) on fixed (x0, t, noise) triples drawn once from the validation images."""
+    def val_batch(self, x_val, y_val):
+        """The fixed (x0, y, t, noise) validation triples: the same draw at every evaluation."""
         g = torch.Generator().manual_seed(12345)
         n = min(self.config.val_size, len(x_val))
         idx = torch.randperm(len(x_val), generator=g)[:n]
         t = torch.randint(0, self.schedule.T, (n,), generator=g)
-        noise = torch.randn((n, *x_val.shape[1:]), generator=g)
+        return x_val[idx], y_val[idx], t, torch.randn((n, *x_val.shape[1:]), generator=g)
+
+    @torch.no_grad()
+    def val_loss(self, model, x_val, y_val) -> float:
+        """Mean loss (the MSE of eps, or of v for a v model) on the fixed val_batch triples."""
+        batch = self.val_batch(x_val, y_val)
         total = 0.0
-        for s in range(0, n, 500):
-            sl = slice(s, s + 500)
+        for s in range(0, len(batch[0]), 500):
             with autocast(self.device, self.config.bf16):
-                total += diffusion_loss(model, self.schedule, x_val[idx[sl]].to(self.device),
-                                        y_val[idx[sl]].to(self.device), t[sl].to(self.device),
-                                        noise[sl].to(self.device), reduce=False, as_eps=as_eps).sum().item()
-        return total / n
+                total += diffusion_loss(model, self.schedule, *(b[s:s + 500].to(self.device) for b in batch),
+                                        reduce=False).sum().item()
+        return total / len(batch[0])
 
     @torch.no_grad()
     def sample_grid(self, per_class: int = 4, steps: "int | None" = None, seed: int = 0) -> torch.Tensor:
         """EMA samples, per_class of each digit, as uint8 (num_classes * per_class, C, H, W)."""
-        from .samplers import make_sampler, sample_loop
         cfg = self.model.config
         y = torch.arange(cfg.num_classes).repeat_interleave(per_class)
         g = torch.Generator().manual_seed(seed)
         x_T = torch.randn((len(y), cfg.in_channels, cfg.image_size, cfg.image_size), generator=g)
         sampler = make_sampler("ddim", self.schedule, steps or self.config.sample_steps)
-        x, _ = sample_loop(self.ema, sampler, y, x_T, guidance=1.0, generator=g)
+        x = reverse(Denoiser(self.ema, self.schedule), sampler, x_T, y, generator=g)
         return (unnormalize_to_zero_to_one(x.cpu()) * 255).round().to(torch.uint8)
 
     # the loop ---------------------------------------------------------------------------------
 
     def fit(self, x, y, x_val=None, y_val=None, checkpoint: "str | None" = None, progress: bool = True,
-            on_epoch_end=None, stop_after_steps: "int | None" = None):
+            on_epoch_end=None, stop_after_steps: "int | None" = None, snapshot_steps=(),
+            epoch_evals: bool = True):
         """Train until config.epochs (or max_steps / max_minutes) is reached.
 
-        x: (N, C, H, W) float in [-1, 1]; y: (N,) long. After each epoch: validation loss (EMA and
-        raw weights), a sample grid, a checkpoint if `checkpoint` is a path, and on_epoch_end(trainer).
-        stop_after_steps simulates an interruption (tests). Returns self.history.
+        x: (N, C, H, W) float in [-1, 1]; y: (N,) long. After each epoch, and at every step in
+        snapshot_steps (e.g. to see the first minutes of training): validation loss (EMA and raw
+        weights), a sample grid, a checkpoint if `checkpoint` is a path, and on_epoch_end(trainer).
+        epoch_evals=False: only at snapshot_steps and at the end (short_run). stop_after_steps
+        simulates an interruption (tests). Returns self.history.
         """
+        snapshot_steps = {int(s) for s in snapshot_steps}
         c = self.config
         if x.dim() != 4 or len(x) != len(y):
             raise ValueError(f"x must be (N, C, H, W) and y (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
@@ -259,7 +243,7 @@ class Trainer:
                 self.history["step_loss"].append((self.step, sum(run_losses[-50:]) / len(run_losses[-50:])))
                 bar.set_postfix(loss=f"{self.history['step_loss'][-1][1]:.4f}")
             bar.update(1)
-            end_of_epoch = self.step % spe == 0 or self.step == total
+            end_of_epoch = (epoch_evals and self.step % spe == 0) or self.step == total or self.step in snapshot_steps
             if end_of_epoch or (budget is not None and self.elapsed >= budget):
                 self._end_epoch(run_losses, x_val, y_val, spe)
                 run_losses = []
@@ -282,3 +266,30 @@ class Trainer:
             h["val_loss_raw"].append(self.val_loss(self.model, x_val, y_val))
         if self.config.sample_steps:
             h["samples"].append(self.sample_grid())
+
+
+# a short run ----------------------------------------------------------------------------------
+
+def short_run(model_config: "UNetConfig | dict", x, y, x_val=None, y_val=None, steps: "int | None" = None,
+              minutes: "float | None" = None, eval_every: "int | None" = None, batch_size: int = 64,
+              progress: bool = True, device=None, **train_kw) -> Trainer:
+    """Train a fresh model for `steps` optimiser steps (a budget that does not depend on how busy the
+    CPU is) or `minutes` of training time, whichever ends first, with a validation loss (EMA and raw
+    weights, in trainer.history) every eval_every steps and at the end. No sample grids.
+
+    x, x_val: (N, C, H, W) in [-1, 1]; y, y_val: (N,). train_kw: other TrainConfig fields (for
+    example ema_decay=0.995: a short run needs a short memory). Returns the Trainer.
+    """
+    if steps is None and minutes is None:
+        raise ValueError("give a step budget (steps) or a time budget (minutes)")
+    if (steps is not None and steps < 1) or (eval_every is not None and eval_every < 1):
+        raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
+    upper = steps if steps is not None else math.ceil(minutes * 60 * 20)      # at most 20 steps/s here
+    cfg = TrainConfig(**{"epochs": 1e9, "max_steps": upper, "max_minutes": minutes, "batch_size": batch_size,
+                         "warmup_steps": min(100, upper // 5), "sample_steps": 0,
+                         "val_size": len(x_val) if x_val is not None else 0, **train_kw})
+    trainer = Trainer(model_config, cfg, device)
+    trainer.fit(x, y, x_val, y_val, progress=progress, epoch_evals=False,
+                snapshot_steps=range(eval_every, upper, eval_every) if eval_every else ())
+    trainer.model.eval()
+    return trainer

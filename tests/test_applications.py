@@ -1,13 +1,14 @@
-"""Notebook 06/07's library: masks, PSNR, slerp, hybrid digits, RePaint, SDEdit, prompt reading."""
-import math
-
+"""Notebook 06/07's library: masks, slerp, hybrid digits, RePaint, SDEdit, restoration, augmentation
+bookkeeping, prompt reading."""
 import pytest
 import torch
 
 from helpers import NoiseSchedule, UNet, UNetConfig
 from helpers import applications as app
+from helpers.classifier import Classifier
 from helpers.clip import DEFAULT_CLIP, HELDOUT_TEMPLATES, DIGIT_NUMERALS, class_prompts
 from helpers.pipeline import DIGIT_NAMES, Pipeline
+from helpers.samplers import Denoiser, make_sampler
 
 TINY = UNetConfig(image_size=8, base=8, mults=(1, 2))
 
@@ -40,19 +41,18 @@ def test_masks_hide_the_intended_pixels():
         app.make_mask("circle", 1)
 
 
-def test_psnr_and_hidden_mse():
+def test_mean_fill_and_completion_scores():
+    """(PSNR and the hidden-pixel MSE themselves are tested in tests/test_evaluate.py.)"""
     ref = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 0.8
-    assert torch.allclose(app.psnr(ref + 0.1, ref), torch.full((4,), 20.0), atol=1e-3)   # MSE 0.01
-    assert app.psnr(ref * 0.5, ref).lt(app.psnr(ref * 0.9, ref)).all()
     mask = app.make_mask("half", 4)
-    damaged = ref + 0.2 * (1 - mask)                             # only the hidden half is wrong
-    assert torch.allclose(app.hidden_mse(damaged, ref, mask), torch.full((4,), 0.04), atol=1e-6)
-    assert app.hidden_mse(ref + 0.2 * mask, ref, mask).abs().max() < 1e-12
     mean = torch.full((1, 1, 28, 28), 0.5)
     filled = app.mean_fill(ref, mask, mean)
     assert torch.equal(filled * mask, ref * mask) and filled[:, :, 14:].eq(0.5).all()
-    with pytest.raises(ValueError, match="equal shapes"):
-        app.psnr(ref, ref[:2])
+    scores = app.completion_scores(filled * 2 - 1, ref * 2 - 1, torch.zeros(4, dtype=torch.long), mask,
+                                   Classifier().eval())
+    assert scores["known_error"] < 1e-6 and 0 <= scores["accuracy"] <= 1
+    torch.testing.assert_close(scores["hidden_mse_each"], (0.5 - ref[:, :, 14:]).pow(2).flatten(1).mean(1))
+    assert scores["hidden_mse"] == pytest.approx(scores["hidden_mse_each"].mean().item())
 
 
 # interpolation --------------------------------------------------------------------------------
@@ -124,24 +124,33 @@ def test_inpainting_keeps_known_pixels_and_resamples(sampler):
     model, schedule = CountingModel(tiny_model()), NoiseSchedule(100)
     x0 = images(5)
     mask = app.make_mask("random", 5, size=8, frac=0.5, seed=2)
-    out = app.inpaint(model, schedule, x0, mask, steps=6, resample=3, sampler=sampler, seed=1)
+    den = Denoiser(model, schedule)
+    out = app.inpaint(den, x0, mask, steps=6, resample=3, sampler=sampler, seed=1)
     assert out.shape == x0.shape and torch.isfinite(out).all()
     assert (out - x0).mul(mask).abs().max() < 1e-6                    # known pixels exactly
     assert (out - x0).mul(1 - mask).abs().max() > 1e-2                 # hidden ones were generated
     assert model.calls == 6 * 3 - 2                                    # the last step is not repeated
-    again = app.inpaint(model, schedule, x0, mask, steps=6, resample=3, sampler=sampler, seed=1)
+    again = app.inpaint(den, x0, mask, steps=6, resample=3, sampler=sampler, seed=1)
     assert torch.equal(out, again)
+    told = app.inpaint(den, x0, mask, y=torch.arange(5), steps=6, resample=3, sampler=sampler, seed=1)
+    assert not torch.allclose(told, out)                               # the label reaches the model
+    model.calls = 0
+    app.inpaint(den, x0, mask, steps=6, resample=1, sampler=sampler, seed=1)
+    assert model.calls == 6                                            # resample=1: one call per step
     with pytest.raises(ValueError, match="one-step sampler"):
-        app.inpaint(model, schedule, x0, mask, sampler="dpm++")
+        app.inpaint(den, x0, mask, sampler="dpm++")
+    with pytest.raises(ValueError, match="resample"):
+        app.inpaint(den, x0, mask, resample=0)
 
 
 def test_sdedit_shapes_and_grid():
-    model, schedule = tiny_model(), NoiseSchedule(100)
+    schedule = NoiseSchedule(100)
+    den = Denoiser(tiny_model(), schedule)
     x = images(3)
-    out, t = app.sdedit(model, schedule, x, 37, steps=10)
+    out, t = app.sdedit(den, x, 37, steps=10)
     assert out.shape == x.shape and out.abs().max() <= 1
-    assert t in app.make_sampler("ddim", schedule, 10).timesteps.tolist() and abs(t - 37) <= 5
-    out2, _ = app.sdedit(model, schedule, x, 37, y=torch.tensor([1, 2, 3]), steps=10)
+    assert t in make_sampler("ddim", schedule, 10).timesteps.tolist() and abs(t - 37) <= 5
+    out2, _ = app.sdedit(den, x, 37, y=torch.tensor([1, 2, 3]), steps=10)
     assert not torch.allclose(out, out2)                                # the label reaches the model
 
 
@@ -158,16 +167,40 @@ def test_pixel_noise_and_matching_t():
 
 # data augmentation bookkeeping ------------------------------------------------------------------
 
-def test_balanced_subset_and_mean_spread():
+def test_restoration_curve_starts_with_the_degraded_input():
+    schedule = NoiseSchedule(100)
+    torch.manual_seed(0)
+    den = Denoiser(UNet(UNetConfig(base=8, mults=(1, 2))).eval(), schedule)     # 28 x 28, for the classifier
+    clean01 = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    degraded01 = app.add_pixel_noise(clean01, 0.2)
+    y = torch.tensor([0, 1, 2, 3])
+    curve = app.restoration_curve(den, clean01, degraded01, y, [10, 60], Classifier().eval(), steps=10,
+                                  progress=False)
+    assert curve["t"][0] is None and curve["t"][1:] == [9, 59]          # snapped to the 10-step grid
+    assert curve["psnr"][0] == pytest.approx(app.psnr(degraded01, clean01).mean().item())
+    assert len(curve["psnr"]) == len(curve["accuracy"]) == 3
+    assert torch.equal(curve["images"][None], degraded01)
+    assert all(curve["images"][t].shape == clean01.shape for t in (9, 59))
+    assert 0 <= curve["images"][59].min() and curve["images"][59].max() <= 1
+
+
+def test_balanced_subset():
     y = torch.arange(10).repeat(30)
     idx = app.balanced_subset(y, 7, seed=3)
     assert torch.bincount(y[idx], minlength=10).eq(7).all() and len(idx.unique()) == 70
     assert not torch.equal(idx, app.balanced_subset(y, 7, seed=4))
     with pytest.raises(ValueError, match="fewer than"):
         app.balanced_subset(y, 31)
-    m, s = app.mean_spread([1.0, 2.0, 3.0])
-    assert m == 2.0 and s == pytest.approx(1.0)
-    assert app.mean_spread([0.5]) == (0.5, 0.0)
+
+
+def test_augmentation_gains_are_paired_differences():
+    aug = {"per_class": [10, 50], "real": [[0.5, 0.6, 0.7], [0.8, 0.8, 0.9]],
+           "real+gen": [[0.6, 0.6, 0.9], [0.8, 0.9, 0.9]], "gen only": [0.7, 0.7, 0.7]}
+    rows = app.augmentation_gains(aug)
+    assert [r["n"] for r in rows] == [10, 50] and all(r["seeds"] == 3 for r in rows)
+    assert rows[0]["gain"] == pytest.approx(0.1) and rows[0]["spread"] == pytest.approx(0.1)
+    assert rows[1]["gain"] == pytest.approx(0.1 / 3)
+    assert rows[0]["real"] == pytest.approx((0.6, 0.1)) and rows[0]["mixed"][0] == pytest.approx(0.7)
 
 
 # reading prompts with CLIP ----------------------------------------------------------------------
@@ -196,8 +229,7 @@ def test_read_prompt_shapes_and_unknown_words():
 @pytest.mark.skipif(not (DEFAULT_CLIP / "config.json").is_file(), reason="data/clip-mnist not shipped yet")
 def test_shipped_clip_reads_the_digit_in_new_wordings():
     from helpers.clip import load_clip
-    from helpers.data import mnist_tensors
-    from helpers.utils import unnormalize_to_zero_to_one
+    from helpers.data import mnist_tensors, unnormalize_to_zero_to_one
     clip = load_clip()
     x, y = mnist_tensors("val")
     idx = app.balanced_subset(y, 20)
@@ -206,9 +238,3 @@ def test_shipped_clip_reads_the_digit_in_new_wordings():
                for p in class_prompts(tpl, names)]
     read = app.read_prompt(clip, prompts, proto).argmax(1)
     assert (read == torch.arange(10).repeat(len(prompts) // 10)).float().mean() > 0.9
-
-
-def test_sampling_ms_per_image_times_eps_and_v_models_alike():
-    for prediction in ("eps", "v"):                 # a v model needs the schedule: the default one serves
-        ms = app.sampling_ms_per_image(UNet(UNetConfig(base=8, mults=(1, 2), prediction=prediction)), n=4, repeats=2)
-        assert math.isfinite(ms) and ms > 0

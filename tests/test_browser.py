@@ -1,4 +1,4 @@
-"""Real-browser checks (pytest marker `browser`): headless Debian Chromium driven by Playwright.
+"""Real-browser checks (pytest markers `browser` and `slow`): headless Debian Chromium driven by Playwright.
 
 1. An exported HTML file's kernel-free scrubber (matplotlib's to_jshtml animation) changes frames
    when its controls are used, with no kernel and no network: the fixture notebook
@@ -8,8 +8,9 @@
    tests/fixtures/slider.ipynb, notebooks/01_forward_diffusion.ipynb (forward process) and
    notebooks/04_reverse_diffusion.ipynb (reverse trajectory) when they exist.
 
-Needs `apt-get install -y chromium chromium-driver` and `pip install playwright` (never
-`playwright install`: the test uses Debian's /usr/bin/chromium); skipped without them.
+Needs `apt-get install chromium chromium-driver` (scripts/setup.sh does it where it can) and
+`pip install playwright` (never `playwright install`: the test uses Debian's /usr/bin/chromium);
+skipped, with a message naming what to install, without them.
 """
 import contextlib
 import io
@@ -28,12 +29,14 @@ from pathlib import Path
 
 import pytest
 
-from helpers import grade
-from helpers.utils import ROOT
+from grading import notebooks as grade
+from helpers.checkpoint import ROOT
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
+NO_CHROMIUM = (f"{CHROMIUM} not found: apt-get install chromium chromium-driver "
+               "(Debian/Ubuntu; bash scripts/setup.sh does it as root or with sudo)")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -47,8 +50,7 @@ REDRAW_S = 30          # a slider move until the new image is shown
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: apt-get install -y chromium chromium-driver "
-                    "(.ci/run installs them)")
+        pytest.skip(NO_CHROMIUM)
     sync_api = pytest.importorskip("playwright.sync_api",
                                    reason="pip install playwright (see requirements.txt)")
     with sync_api.sync_playwright() as p:
@@ -174,7 +176,7 @@ def _lab_env(home: Path) -> dict:
 def jupyterlab(tmp_path_factory):
     """(base URL, token, notebook folder) of a JupyterLab on 127.0.0.1 that is always shut down."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: apt-get install -y chromium chromium-driver")
+        pytest.skip(NO_CHROMIUM)
     home = tmp_path_factory.mktemp("lab")
     root = home / "notebooks"
     root.mkdir()

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from helpers.classifier import CLASSIFIER_PATH, FEATURE_DIM, KIND, Classifier, load_classifier, predict
+from helpers.checkpoint import CLASSIFIER, DIFFUSION, CheckpointError
+from helpers.classifier import CLASSIFIER_PATH, FEATURE_DIM, Classifier, load_classifier, predict, save_classifier
 from helpers.data import mnist_tensors
-from helpers.utils import CheckpointError
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +55,18 @@ def test_wrong_input_shapes_raise(untrained, shape):
 def test_loading_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_classifier(tmp_path / "none.pt")
-    torch.save({"kind": "diffusion-course/ddpm", "config": {}}, tmp_path / "ddpm.pt")
-    with pytest.raises(CheckpointError, match=KIND):
+    torch.save({"kind": DIFFUSION, "config": {}}, tmp_path / "ddpm.pt")
+    with pytest.raises(CheckpointError, match=CLASSIFIER):
         load_classifier(tmp_path / "ddpm.pt")
     (tmp_path / "junk.pt").write_bytes(b"\x00" * 100)
     with pytest.raises(CheckpointError):
         load_classifier(tmp_path / "junk.pt")
+
+
+def test_save_and_load_round_trip(untrained, tmp_path):
+    path = save_classifier(untrained, tmp_path / "clf.pt", note="test")
+    assert torch.load(path, weights_only=True)["kind"] == CLASSIFIER
+    loaded = load_classifier(path, device="cpu")
+    assert loaded.meta == {"note": "test"} and not loaded.training
+    x = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(predict(loaded, x)[0], predict(untrained, x)[0])

@@ -18,8 +18,8 @@ from helpers.clip import (DEFAULT_CLIP, DIGIT_NUMERALS, HELDOUT_TEMPLATES, TRAIN
                           image_embeds, load_clip, mnist_image_processor, pixel_values, prompts_for, save_clip,
                           small_clip_config, text_embeds, zero_shot, zero_shot_accuracy)
 from helpers.data import mnist_tensors, random_subset
-from helpers.samplers import make_sampler
-from helpers.utils import unnormalize_to_zero_to_one
+from helpers.samplers import Step, make_sampler
+from helpers.data import unnormalize_to_zero_to_one
 
 
 @pytest.fixture(scope="module")
@@ -190,17 +190,19 @@ def test_clip_guidance_step_raises_the_clip_score(tiny_clip, tiny_pipe, digits):
     x01, y = digits
     smp = make_sampler("ddim", tiny_pipe.schedule, 10)
     texts = prompts_for(y[:4])
-    hook = clip_guidance(tiny_clip, texts, smp, scale=0.05)
+    guide = clip_guidance(tiny_clip, texts, scale=0.05)
     x0 = x01[:4] * 2 - 1
     t = int(smp.timesteps[5])
-    x_prev = torch.zeros_like(x0)
-    moved = hook(5, t, x_prev, x0)
-    delta = moved - x_prev                                          # = scale sqrt(alpha_bar_prev) grad
+    step = Step(5, t, smp.prev_timestep(t), torch.zeros_like(x0), x0)
+    guide(step, tiny_pipe.schedule)
+    delta = step.x                                                  # = scale sqrt(alpha_bar_prev) grad
     ab = tiny_pipe.schedule.alpha_bar_at(smp.prev_timestep(t), x0)
     before = clip_scores(tiny_clip, x01[:4], texts)
     after = clip_scores(tiny_clip, unnormalize_to_zero_to_one(x0 + 0.2 * delta / ab.sqrt()), texts)
     assert (after > before).all()
-    assert hook(9, int(smp.timesteps[-1]), x_prev, x0) is None       # the last step is left alone
+    last = Step(9, int(smp.timesteps[-1]), -1, torch.zeros_like(x0), x0)
+    guide(last, tiny_pipe.schedule)
+    assert last.x.abs().max() == 0                                  # the last step is left alone
 
 
 def test_clip_guided_sampling_changes_samples_and_scale_zero_is_plain_sampling(tiny_clip, tiny_pipe):

@@ -1,11 +1,11 @@
-"""The evaluation toolkit: distances behave (about 0 for real vs real, growing with damage)."""
+"""The evaluation toolkit: distances behave (about 0 for real vs real, growing with damage), and the
+simple image measures (MSE, PSNR, hidden-pixel MSE, mid-grey fraction, classifier accuracy)."""
 import pytest
 import torch
 
 from helpers import evaluate as ev
-from helpers.classifier import CLASSIFIER_PATH
-from helpers.data import mnist_tensors
-from helpers.utils import unnormalize_to_zero_to_one
+from helpers.classifier import CLASSIFIER_PATH, Classifier
+from helpers.data import mnist_tensors, unnormalize_to_zero_to_one
 
 needs_classifier = pytest.mark.skipif(not CLASSIFIER_PATH.exists(), reason="data/mnist_classifier.pt not trained yet")
 
@@ -51,6 +51,23 @@ def test_confusion_and_accuracy_report():
         ev.accuracy_report(probs[:, :5], labels)
 
 
+def sparse_features(n, g):
+    """ReLU-like features: 8 dense units and 8 rare ones (active for 1 % of images, like the
+    classifier's penultimate units that are silent on most digits)."""
+    dense = torch.relu(torch.randn(n, 8, generator=g))
+    rare = (torch.rand(n, 8, generator=g) < 0.01) * torch.randn(n, 8, generator=g).abs() * 3
+    return torch.cat([dense, rare], 1)
+
+
+def test_kernel_distance_survives_units_silent_in_one_small_set():
+    g = torch.Generator().manual_seed(0)
+    kids = torch.tensor([ev.kernel_distance(sparse_features(100, g), sparse_features(100, g)) for _ in range(20)])
+    assert kids.abs().median() < 0.15 and kids.abs().max() < 0.5       # same distribution: about 0
+    a, b = sparse_features(100, g), sparse_features(100, g)
+    assert ev.kernel_distance(a, b) == pytest.approx(ev.kernel_distance(b, a))
+    assert ev.kernel_distance(a * 1.5 + 0.5, b) > 1.0                    # a different one is still seen
+
+
 def test_diversity_is_zero_for_copies():
     f = torch.randn(1, 4).repeat(5, 1)
     d = ev.diversity(torch.cat([f, torch.randn(5, 4)]), torch.tensor([0] * 5 + [1] * 5))
@@ -60,7 +77,7 @@ def test_diversity_is_zero_for_copies():
 def test_bad_images_are_rejected():
     with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
         ev.check_images(torch.zeros(2, 28, 28))
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+    with pytest.raises(ValueError, match=r"\[0, 1\].*helpers\.data\.unnormalize_to_zero_to_one"):
         ev.check_images(torch.full((2, 1, 28, 28), -1.0))
 
 
@@ -110,3 +127,41 @@ def test_accuracy_noise_covers_the_spread_of_simulated_accuracies():
     assert ev.accuracy_noise(1.0, 1.0, 500) == 0 and ev.accuracy_noise(0.5, 0.5, 2000) < ev.accuracy_noise(0.5, 0.5, 500)
     with pytest.raises(ValueError, match="accuracies in"):
         ev.accuracy_noise(82, 86, 500)       # percentages, not fractions
+
+
+# image measures ------------------------------------------------------------------------------
+
+def test_mid_gray_fraction_and_mse():
+    x = torch.tensor([0.0, 0.05, 0.5, 0.95, 1.0, 0.3]).view(1, 1, 2, 3)
+    assert ev.mid_gray_fraction(x) == pytest.approx(2 / 6)
+    two = torch.cat([x, torch.zeros_like(x)])
+    assert ev.mid_gray_fraction(two, per_image=True).tolist() == pytest.approx([2 / 6, 0])
+    assert ev.mse(torch.zeros(2, 2), torch.ones(2, 2) * 3) == pytest.approx(9)
+
+
+def test_classifier_accuracy_with_a_classifier_that_always_says_three():
+    clf = Classifier().eval()
+    with torch.no_grad():
+        clf.head[-1].weight.zero_()
+        clf.head[-1].bias.copy_(torch.arange(10) == 3)
+    y = torch.tensor([3, 3, 1, 0])
+    assert ev.classifier_accuracy(clf, torch.rand(4, 1, 28, 28), y) == pytest.approx(0.5)
+
+
+def test_psnr_and_hidden_mse():
+    ref = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 0.8
+    assert torch.allclose(ev.psnr(ref + 0.1, ref), torch.full((4,), 20.0), atol=1e-3)   # MSE 0.01
+    assert ev.psnr(ref * 0.5, ref).lt(ev.psnr(ref * 0.9, ref)).all()
+    mask = torch.ones(4, 1, 28, 28)
+    mask[:, :, 14:] = 0                                          # the bottom half hidden
+    damaged = ref + 0.2 * (1 - mask)                             # only the hidden half is wrong
+    assert torch.allclose(ev.hidden_mse(damaged, ref, mask), torch.full((4,), 0.04), atol=1e-6)
+    assert ev.hidden_mse(ref + 0.2 * mask, ref, mask).abs().max() < 1e-12
+    with pytest.raises(ValueError, match="equal shapes"):
+        ev.psnr(ref, ref[:2])
+
+
+def test_mean_spread():
+    m, s = ev.mean_spread([1.0, 2.0, 3.0])
+    assert m == 2.0 and s == pytest.approx(1.0)
+    assert ev.mean_spread([0.5]) == (0.5, 0.0)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import grade
-from helpers.utils import ROOT
+from grading import notebooks as grade
+from helpers.checkpoint import ROOT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

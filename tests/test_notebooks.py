@@ -1,14 +1,18 @@
 """Execute every notebook in notebooks/ in quick mode with papermill and check what it recorded.
 
 A notebook added to notebooks/ is picked up automatically; give it an entry in EXPECT to assert on
-the metrics it records with helpers.notebook.record(...).
+the metrics it records with helpers.notebook.record(...). Each notebook runs once (marker `slow`),
+and the same run must reproduce the stored output of every code cell marked `# NBVAL_CHECK_OUTPUT`
+(shapes, parameter counts, schedule values: what does not depend on quick mode).
 """
 import json
+import warnings
 from pathlib import Path
 
 import papermill as pm
 import pytest
 
+from helpers.data import DEBIAN_FASHION
 from helpers.notebook import METRICS_KEY, read_metrics
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -93,7 +97,7 @@ EXPECT = {
         "attn_params": lambda v: all(a < b for a, b in zip(v, v[1:])),   # attention adds parameters
         "attn_steps": lambda v: all(s >= 1 for s in v),           # every variant trained in its time budget
         "other_dataset": lambda v: v == "fashion",
-        "other_available": lambda v: v is True,                    # .ci/run installs dataset-fashion-mnist
+        "other_available": lambda v: v is True,                    # scripts/setup.sh installs dataset-fashion-mnist
         "cifar10_available": lambda v: v in (True, False),
         "rgb32_colour_by_sampler": lambda v: set(v) == {"ddim", "ddpm"} and all(0 <= a <= 1 for a in v.values()),
         "rgb32_lit": lambda v: 0.05 < v["real"] < 0.3 and all(0 <= a <= 1 for a in v.values()),   # discs: ~17% lit
@@ -101,14 +105,89 @@ EXPECT = {
 }
 
 
+# metrics that need a Debian package: notebook stem -> (keys, folder the package installs, apt line)
+NEEDS_PACKAGE = {
+    "07_improvements": (("other_available", "other_dataset"), DEBIAN_FASHION,
+                        "apt-get install dataset-fashion-mnist"),
+}
+
+CHECK_OUTPUT = "# NBVAL_CHECK_OUTPUT"   # the marker nbval used; the notebooks keep it
+
+
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else value
+
+
+def _code_cells(nb: dict) -> list:
+    """The code cells, without papermill's injected-parameters cell."""
+    return [c for c in nb["cells"] if c["cell_type"] == "code"
+            and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+
+
+def checked_outputs(cell: dict) -> list:
+    """The text a checked cell shows, in order: ("stdout"/"stderr", text) for each run of stream
+    output, ("text/markdown" or "text/plain", text) for each display or result (markdown when the
+    output has it); images and other data are left out. Trailing whitespace is ignored."""
+    shown = []
+    for o in cell.get("outputs", []):
+        if o["output_type"] == "stream":
+            if shown and shown[-1][0] == o["name"]:          # papermill may split a stream differently
+                shown[-1] = (o["name"], shown[-1][1] + _text(o["text"]))
+            else:
+                shown.append((o["name"], _text(o["text"])))
+        elif o["output_type"] in ("display_data", "execute_result"):
+            mime = next((m for m in ("text/markdown", "text/plain") if m in o.get("data", {})), None)
+            if mime:
+                shown.append((mime, _text(o["data"][mime])))
+        elif o["output_type"] == "error":
+            shown.append(("error", f"{o.get('ename')}: {o.get('evalue')}"))
+    return [(kind, "\n".join(line.rstrip() for line in text.rstrip().splitlines())) for kind, text in shown]
+
+
+def compare_checked_outputs(name: str, stored: dict, executed: dict):
+    """Every code cell of `stored` whose source holds CHECK_OUTPUT must show the same text in
+    `executed` (cells matched by position among the code cells)."""
+    stored_cells, executed_cells = _code_cells(stored), _code_cells(executed)
+    assert len(stored_cells) == len(executed_cells), \
+        f"{name}: {len(executed_cells)} code cells executed, {len(stored_cells)} stored"
+    for i, (want, got) in enumerate(zip(stored_cells, executed_cells)):
+        source = _text(want["source"])
+        if CHECK_OUTPUT not in source:
+            continue
+        first = next((line for line in source.splitlines() if line.strip() and not line.startswith("#")), "")
+        where = f"{name}, code cell {i + 1} ({first.strip()[:60]!r})"
+        assert _text(got["source"]) == source, f"{where}: the executed cell's source differs from the stored one"
+        want_out, got_out = checked_outputs(want), checked_outputs(got)
+        assert [k for k, _ in got_out] == [k for k, _ in want_out], \
+            f"{where} is marked {CHECK_OUTPUT!r}: outputs {[k for k, _ in got_out]} differ from the stored {[k for k, _ in want_out]}"
+        for j, ((kind, w), (_, g)) in enumerate(zip(want_out, got_out)):
+            assert g == w, (f"{where} is marked {CHECK_OUTPUT!r}: its output {j + 1} ({kind}) differs from "
+                            f"the one stored in the notebook\n--- stored\n{w}\n--- executed now\n{g}")
+
+
+def expected_checks(path: Path) -> dict:
+    """EXPECT's checks for the notebook at `path`, less those whose Debian package is missing here
+    (with a warning naming the apt-get line: the notebook still runs, and its other checks hold)."""
+    expect = dict(EXPECT.get(path.stem, {}))
+    keys, folder, apt = NEEDS_PACKAGE.get(path.stem, ((), None, None))
+    if keys and not folder.is_dir():
+        for key in keys:
+            expect.pop(key, None)
+        warnings.warn(f"{path.name}: {folder} is missing, so {', '.join(keys)} went unchecked; "
+                      f"`{apt}` (Debian/Ubuntu; bash scripts/setup.sh does it as root or with sudo) installs it")
+    return expect
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_quick_mode(path, tmp_path):
     out = tmp_path / path.name
     pm.execute_notebook(str(path), str(out), parameters={"quick": True}, cwd=str(path.parent),
                         kernel_name="python3", progress_bar=False)
+    compare_checked_outputs(path.name, json.loads(path.read_text()), json.loads(out.read_text()))
     metrics = read_metrics(out)
     assert metrics, f"{path.name} recorded no metrics"
-    for key, ok in EXPECT.get(path.stem, {}).items():
+    for key, ok in expected_checks(path).items():
         assert key in metrics, f"{path.name} did not record {key!r}"
         assert ok(metrics[key]), f"{path.name}: {key} = {metrics[key]!r} fails its check"
 
@@ -120,7 +199,8 @@ def test_committed_notebook_has_outputs_and_no_errors(path):
     assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), \
         f"{path.name} has no cell tagged 'parameters'"
     injected = [c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
-    assert not injected, f"{path.name} keeps papermill's injected parameters (nbval would run them, not quick mode)"
+    assert not injected, (f"{path.name} keeps papermill's injected parameters (a student would run them, and "
+                          f"the {CHECK_OUTPUT} comparison matches code cells without them)")
     code = [c for c in cells if c["cell_type"] == "code"]
     assert all(c.get("outputs") is not None for c in code)
     assert any(c.get("outputs") for c in code), f"{path.name} is committed without outputs"

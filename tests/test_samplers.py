@@ -11,13 +11,15 @@ r_k the posterior component weights. With this oracle, a correct sampler must re
 distribution up to its discretisation error.
 """
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 
-from helpers.samplers import Trajectory, guided_eps, make_sampler, network_calls, sample_loop
-from helpers.schedule import NoiseSchedule
+from helpers.samplers import (DDIMSampler, Denoiser, Step, Trajectory, denoise, make_sampler, network_calls,
+                              record_trajectory, reverse)
+from helpers.schedule import ModelPrediction, NoiseSchedule
 from helpers.unet import UNet, UNetConfig
 
 T = 1000
@@ -38,10 +40,11 @@ class MixtureOracle(nn.Module):
     def __init__(self, schedule: NoiseSchedule, s: float = 0.2, w0: float = 0.3):
         super().__init__()
         self.schedule, self.s, self.null_label = schedule, s, 2
+        self.config = SimpleNamespace(prediction="eps")             # what the Denoiser reads its output as
         self.register_buffer("means", patterns())
         self.register_buffer("log_w", torch.tensor([[0.0, -math.inf], [-math.inf, 0.0],
                                                     [math.log(w0), math.log(1 - w0)]]))
-        self.dummy = nn.Parameter(torch.zeros(()))                  # sample_loop reads the device from here
+        self.dummy = nn.Parameter(torch.zeros(()))                  # the Denoiser reads the device from here
 
     def forward(self, x_t, t, y):
         ab = self.schedule.alpha_bar[t.cpu()].to(x_t).view(-1, 1, 1, 1, 1)      # (B, 1, 1, 1, 1)
@@ -59,13 +62,18 @@ class MixtureOracle(nn.Module):
         return mean, var
 
 
+def exact(oracle):
+    """The oracle as a float32 denoiser (no bf16 autocast): its answers stay exact."""
+    return Denoiser(oracle, oracle.schedule, bf16=False)
+
+
 def run(oracle, name, steps, y, n, seed, eta=0.0, guidance=1.0, capture=False, interval=None):
     sampler = make_sampler(name, oracle.schedule, steps, eta)
     g = torch.Generator().manual_seed(seed)
     x_T = torch.randn((n, *SHAPE), generator=g)
-    x, traj = sample_loop(oracle, sampler, torch.full((n,), y), x_T, guidance, generator=g,
-                          capture=capture, use_autocast=False, guidance_interval=interval)
-    return (x, traj) if capture else x
+    loop = record_trajectory if capture else reverse
+    return loop(exact(oracle), sampler, x_T, torch.full((n,), y), guidance=guidance, generator=g,
+                guidance_interval=interval)
 
 
 def nearest_component(x, oracle):
@@ -155,8 +163,8 @@ def test_seeded_generator_gives_identical_samples(tiny_unet, schedule, name, eta
     def draw(seed):
         g = torch.Generator().manual_seed(seed)
         x_T = torch.randn((3, 1, 28, 28), generator=g)
-        x, _ = sample_loop(tiny_unet, make_sampler(name, schedule, 4, eta), y, x_T, guidance=2.0, generator=g)
-        return x
+        return reverse(Denoiser(tiny_unet, schedule), make_sampler(name, schedule, 4, eta), x_T, y, guidance=2.0,
+                       generator=g)
     a, b, c = draw(0), draw(0), draw(1)
     assert torch.equal(a, b), "the same seed must give bit-identical samples"
     assert not torch.allclose(a, c), "another seed must give other samples"
@@ -168,8 +176,8 @@ def test_stochastic_samplers_consume_the_generator(points):
     x_T = torch.randn((64, *SHAPE), generator=torch.Generator().manual_seed(0))
     y = torch.full((64,), 2)
     for name, eta, stochastic in [("ddpm", 0.0, True), ("ddim", 0.5, True), ("ddim", 0.0, False)]:
-        outs = [sample_loop(points, make_sampler(name, points.schedule, 20, eta), y, x_T,
-                            generator=torch.Generator().manual_seed(s), use_autocast=False)[0] for s in (1, 2)]
+        outs = [reverse(exact(points), make_sampler(name, points.schedule, 20, eta), x_T, y,
+                        generator=torch.Generator().manual_seed(s)) for s in (1, 2)]
         assert torch.equal(*outs) != stochastic, f"{name} eta={eta}"
 
 
@@ -265,7 +273,9 @@ def test_samplers_recover_the_mixture_weights(points, name, steps, eta):
 
 # guidance -------------------------------------------------------------------------------------
 
-def test_guided_eps_endpoints(tiny_unet):
+def test_denoiser_guidance_endpoints(tiny_unet, schedule):
+    """guidance 1: the conditional output (one pass), 0: the unconditional one (one pass), w: out_u +
+    w (out_c - out_u) (both passes as one batch of 2B); x0 is the schedule's inverse of that eps."""
     g = torch.Generator().manual_seed(0)
     x_t, y = torch.randn((4, 1, 28, 28), generator=g), torch.tensor([1, 2, 3, 4])
     t = 500
@@ -273,10 +283,41 @@ def test_guided_eps_endpoints(tiny_unet):
     with torch.no_grad():
         eps_c, eps_u = tiny_unet(x_t, tt, y), tiny_unet(x_t, tt, torch.full_like(y, 10))
     assert (eps_c - eps_u).abs().max() > 1e-4, "the test needs a label-dependent model"
-    torch.testing.assert_close(guided_eps(tiny_unet, x_t, t, y, 1.0, use_autocast=False), eps_c)
-    torch.testing.assert_close(guided_eps(tiny_unet, x_t, t, y, 0.0, use_autocast=False), eps_u)
-    torch.testing.assert_close(guided_eps(tiny_unet, x_t, t, y, 3.0, use_autocast=False),
-                               eps_u + 3.0 * (eps_c - eps_u), rtol=1e-4, atol=1e-5)
+    denoiser = Denoiser(tiny_unet, schedule, bf16=False)
+    batches = []
+    hook = tiny_unet.register_forward_hook(lambda m, args, out: batches.append(len(args[0])))
+    try:
+        preds = {w: denoiser(x_t, t, y, w) for w in (1.0, 0.0, 3.0)}
+    finally:
+        hook.remove()
+    assert batches == [4, 4, 8], "w = 0 and w = 1 take one pass, any other scale one batch of both passes"
+    assert all(isinstance(p, ModelPrediction) for p in preds.values())
+    torch.testing.assert_close(preds[1.0].eps, eps_c)
+    torch.testing.assert_close(preds[0.0].eps, eps_u)
+    torch.testing.assert_close(preds[3.0].eps, eps_u + 3.0 * (eps_c - eps_u), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(preds[1.0].x0, schedule.predict_x0(x_t, eps_c, t))
+    torch.testing.assert_close(preds[0.0].x0, schedule.predict_x0(x_t, eps_u, t))
+    torch.testing.assert_close(preds[3.0].x0, schedule.predict_x0(x_t, eps_u + 3.0 * (eps_c - eps_u), t),
+                               rtol=1e-4, atol=1e-5)
+    assert denoiser.device == torch.device("cpu") and denoiser.prediction == "eps"
+
+
+@pytest.mark.parametrize("w", [1.0, 2.5])
+def test_denoiser_takes_t_as_an_int_or_one_per_image(tiny_unet, schedule, w):
+    g = torch.Generator().manual_seed(1)
+    x_t, y = torch.randn((4, 1, 28, 28), generator=g), torch.tensor([0, 5, 9, 2])
+    denoiser = Denoiser(tiny_unet, schedule, bf16=False)
+    one, per_image = denoiser(x_t, 500, y, w), denoiser(x_t, torch.full((4,), 500), y, w)
+    torch.testing.assert_close(per_image.eps, one.eps)
+    torch.testing.assert_close(per_image.x0, one.x0)
+    ts = torch.tensor([10, 300, 600, 990])
+    mixed = denoiser(x_t, ts, y, w)
+    for i, t in enumerate(ts.tolist()):                 # each image is read at its own timestep
+        alone = denoiser(x_t[i:i + 1], t, y[i:i + 1], w)
+        torch.testing.assert_close(mixed.eps[i:i + 1], alone.eps, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(mixed.x0[i:i + 1], alone.x0, rtol=1e-3, atol=1e-3)   # x0 divides by sqrt(alpha_bar)
+    torch.testing.assert_close(mixed.x0, schedule.predict_x0(x_t, mixed.eps, ts))
+    assert (mixed.x0 - one.x0).abs().max() > 1e-2, "the timesteps must matter"
 
 
 def test_guidance_zero_samples_the_unconditional_model(points):
@@ -298,8 +339,8 @@ def test_guidance_interval_guides_only_inside_the_window(points):
     seen = []
     hook = points.register_forward_hook(lambda m, args, out: seen.append((int(args[1][0]), len(args[0]))))
     try:
-        sample_loop(points, smp, torch.zeros(4, dtype=torch.long), torch.randn((4, *SHAPE)), 3.0,
-                    use_autocast=False, guidance_interval=(200, 700))
+        reverse(exact(points), smp, torch.randn((4, *SHAPE)), torch.zeros(4, dtype=torch.long), guidance=3.0,
+                guidance_interval=(200, 700))
     finally:
         hook.remove()
     ts = smp.timesteps.tolist()
@@ -338,16 +379,116 @@ def test_trajectory_capture(points):
     assert x0s.abs().max() <= 1, "captured x0 estimates are clipped to [-1, 1]"
 
 
-def test_start_index_and_on_step(points):
-    smp = make_sampler("ddim", points.schedule, 10)
-    x_T = torch.randn((4, *SHAPE), generator=torch.Generator().manual_seed(0))
-    seen = []
+def test_trajectory_holds_exactly_what_denoise_yields(gauss):
+    smp = make_sampler("ddpm", gauss.schedule, 6)
+    x_T, y = loop_inputs()
+    x, traj = record_trajectory(exact(gauss), smp, x_T, y, generator=torch.Generator().manual_seed(3))
+    steps = list(denoise(exact(gauss), smp, x_T, y, generator=torch.Generator().manual_seed(3)))
+    assert len(traj.x_t) == len(steps) + 1 == 7 and len(traj.x0) == len(steps) == 6
+    assert torch.equal(traj.x_t[0], x_T)
+    for k, step in enumerate(steps):
+        assert torch.equal(traj.x_t[k + 1], step.x) and torch.equal(traj.x0[k], step.x0), f"step {k}"
+    assert torch.equal(x, steps[-1].x.clamp(-1, 1))
 
-    def on_step(i, t, x_prev, pred_x0):
-        seen.append((i, t))
-        return torch.zeros_like(x_prev) if i == 9 else None      # replace the final result
-    x, traj = sample_loop(points, smp, torch.full((4,), 2), x_T, start_index=6, on_step=on_step,
-                          capture=True, use_autocast=False)
-    assert [i for i, _ in seen] == [6, 7, 8, 9]
-    assert [t for _, t in seen] == smp.timesteps[6:].tolist()
-    assert len(traj.x0) == 4 and torch.count_nonzero(x) == 0
+
+# the one loop: denoise ------------------------------------------------------------------------
+
+def loop_inputs(n=4, seed=0):
+    """x_T (n, 1, 4, 4) and the null label for the oracles."""
+    return torch.randn((n, *SHAPE), generator=torch.Generator().manual_seed(seed)), torch.full((n,), 2)
+
+
+class Calls:
+    """Records the (x_t, t) of every network call of a module, while in a with block."""
+
+    def __init__(self, module):
+        self.module, self.x, self.t = module, [], []
+
+    def __enter__(self):
+        self.hook = self.module.register_forward_hook(self.record)   # returns None: the output is kept
+        return self
+
+    def record(self, module, args, out):
+        self.x.append(args[0].clone())
+        self.t.append(int(args[1][0]))
+
+    def __exit__(self, *exc):
+        self.hook.remove()
+
+
+def test_denoise_yields_one_step_per_timestep(gauss):
+    smp = make_sampler("ddim", gauss.schedule, 10)
+    x_T, y = loop_inputs()
+    with Calls(gauss) as calls:
+        steps = list(denoise(exact(gauss), smp, x_T, y))
+    ts = smp.timesteps.tolist()
+    assert all(isinstance(s, Step) and not s.redo for s in steps)
+    assert [s.i for s in steps] == list(range(10)) and [s.t for s in steps] == ts
+    assert [s.t_prev for s in steps] == ts[1:] + [-1]
+    assert calls.t == ts and torch.equal(calls.x[0], x_T)
+    for k in range(1, 10):                               # each step starts from the previous one's x
+        assert torch.equal(calls.x[k], steps[k - 1].x)
+    assert all(s.x.shape == x_T.shape and s.x0.abs().max() <= 1 for s in steps)
+
+
+def test_replacing_step_x_changes_the_next_steps_input(gauss):
+    smp = make_sampler("ddim", gauss.schedule, 10)
+    x_T, y = loop_inputs()
+    replacement = torch.randn(x_T.shape, generator=torch.Generator().manual_seed(1))
+    with Calls(gauss) as calls:
+        for step in denoise(exact(gauss), smp, x_T, y):
+            if step.i == 3:
+                natural, step.x = step.x, replacement.clone()
+    assert len(calls.x) == 10 and torch.equal(calls.x[4], replacement)
+    assert (natural - replacement).abs().max() > 0.1
+    fresh = reverse(exact(gauss), smp, replacement, y, start=4)      # the loop went on from the replacement
+    assert torch.equal(step.x.clamp(-1, 1), fresh)
+    assert (reverse(exact(gauss), smp, x_T, y) - fresh).abs().max() > 1e-2, "the replacement must matter"
+
+
+def test_redo_repeats_the_same_timestep(gauss):
+    smp = make_sampler("ddim", gauss.schedule, 6)
+    ts = smp.timesteps.tolist()
+    x_T, y = loop_inputs()
+    visits, outs, x_in = [], [], x_T
+    with Calls(gauss) as calls:
+        for step in denoise(exact(gauss), smp, x_T, y):
+            visits.append((step.i, step.t))
+            if step.i == 2:
+                outs.append(step.x)
+                if len(outs) == 1:                       # set x back to the sample at t and take the step again
+                    step.x, step.redo = x_in, True
+            x_in = step.x
+    assert visits == [(0, ts[0]), (1, ts[1]), (2, ts[2]), (2, ts[2]), (3, ts[3]), (4, ts[4]), (5, ts[5])]
+    assert calls.t == [t for _, t in visits] and torch.equal(calls.x[3], calls.x[2])
+    assert torch.equal(outs[0], outs[1]), "deterministic DDIM from the same x_t: the same step twice"
+    assert torch.equal(step.x.clamp(-1, 1), reverse(exact(gauss), smp, x_T, y))
+
+
+def test_start_skips_the_first_steps(points):
+    smp = make_sampler("ddim", points.schedule, 10)
+    x_T, y = loop_inputs()
+    full = list(denoise(exact(points), smp, x_T, y))
+    x_6 = full[5].x                                      # the sample at timesteps[6]
+    with Calls(points) as calls:
+        steps = list(denoise(exact(points), smp, x_6, y, start=6))
+    assert [s.i for s in steps] == [6, 7, 8, 9] and [s.t for s in steps] == smp.timesteps[6:].tolist()
+    assert calls.t == smp.timesteps[6:].tolist() and torch.equal(calls.x[0], x_6)
+    for a, b in zip(steps, full[6:]):                    # the same steps as the tail of the full run
+        assert torch.equal(a.x, b.x) and torch.equal(a.x0, b.x0)
+    x, traj = record_trajectory(exact(points), smp, x_6, y, start=6)
+    assert traj.timesteps.tolist() == smp.timesteps[6:].tolist() and len(traj.x_t) == 5 and len(traj.x0) == 4
+    assert torch.equal(x, full[-1].x.clamp(-1, 1))
+    for step in denoise(exact(points), smp, x_6, y, start=6):
+        if step.i == 9:
+            step.x = torch.zeros_like(step.x)            # replace the final result
+    assert torch.count_nonzero(step.x) == 0
+
+
+def test_reverse_is_the_last_steps_x_clamped(tiny_unet, schedule):
+    smp = DDIMSampler(schedule, clip_x0=False).set_timesteps(3)       # unclipped x0: x_0 may leave [-1, 1]
+    x_T, y = torch.randn((3, 1, 28, 28), generator=torch.Generator().manual_seed(0)), torch.tensor([0, 3, 7])
+    denoiser = Denoiser(tiny_unet, schedule, bf16=False)
+    last = list(denoise(denoiser, smp, x_T, y, guidance=2.0))[-1]
+    assert last.t_prev == -1 and last.x.abs().max() > 1, "the test needs a result outside [-1, 1]"
+    assert torch.equal(reverse(denoiser, smp, x_T, y, guidance=2.0), last.x.clamp(-1, 1))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers.samplers import DDIMSampler, DDPMSampler, DPMSolverSampler, make_sampler
-from helpers.schedule import NoiseSchedule
+from helpers.schedule import ModelPrediction, NoiseSchedule
 
 diffusers = pytest.importorskip("diffusers", reason="diffusers is the test oracle for the schedule")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")      # numpy 2 noise inside diffusers
@@ -68,6 +68,67 @@ def test_get_velocity_matches_diffusers_and_eps_from_v_inverts_it(kind):
     assert not torch.allclose(ours.eps_from_v(v, x_t, t.flip(0)), noise, atol=1e-2), "t must matter"
     with pytest.raises(ValueError, match="0..999"):
         ours.get_velocity(x0, noise, torch.tensor([0, 1, 2, 1000]))
+
+
+# reading the network's output: target and convert --------------------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_target_is_the_noise_or_the_velocity(kind):
+    s = NoiseSchedule(T, kind)
+    x0, noise = images(0).clamp(-1, 1), images(1)
+    t = torch.tensor([0, 1, 250, 999])
+    assert torch.equal(s.target(x0, noise, t), noise) and torch.equal(s.target(x0, noise, t, "eps"), noise)
+    torch.testing.assert_close(s.target(x0, noise, t, "v"), s.get_velocity(x0, noise, t), rtol=0, atol=0)
+    assert not torch.allclose(s.target(x0, noise, t, "v"), noise, atol=1e-2), "v is not eps"
+    with pytest.raises(ValueError, match="prediction"):
+        s.target(x0, noise, t, "x0")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+def test_convert_reads_the_exact_target_back_as_the_true_noise_and_image(kind, prediction):
+    """A network that outputs its exact target at x_t = add_noise(x0, noise, t) is read as (noise, x0),
+    whichever it predicts: convert inverts target (x0 is lost to float32 at t = 999 of the cosine
+    schedule, where sqrt(alpha_bar) = 5e-5: checked up to t = 900 there)."""
+    s = NoiseSchedule(T, kind)
+    x0, noise = images(0).clamp(-1, 1), images(1)
+    t = torch.tensor([0, 1, 250, 900])
+    x_t = s.add_noise(x0, noise, t)
+    pred = s.convert(s.target(x0, noise, t, prediction), x_t, t, prediction)
+    assert isinstance(pred, ModelPrediction) and pred.eps.dtype == pred.x0.dtype == torch.float32
+    torch.testing.assert_close(pred.eps, noise, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(pred.x0, x0, rtol=1e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_convert_follows_eps_from_v_and_predict_x0(kind):
+    """For any output (not only an exact one): eps is the output itself (eps model) or eps_from_v of it
+    (v model), and x0 = predict_x0(x_t, eps, t), for a (B,) t or an int t."""
+    s = NoiseSchedule(T, kind)
+    x_t, out = images(2), images(3)
+    for t in (torch.tensor([0, 1, 250, 999]), 400):
+        eps_pred = s.convert(out, x_t, t, "eps")
+        assert torch.equal(eps_pred.eps, out)
+        torch.testing.assert_close(eps_pred.x0, s.predict_x0(x_t, out, t), rtol=0, atol=0)
+        v_pred = s.convert(out, x_t, t, "v")
+        torch.testing.assert_close(v_pred.eps, s.eps_from_v(out, x_t, t), rtol=0, atol=0)
+        torch.testing.assert_close(v_pred.x0, s.predict_x0(x_t, v_pred.eps, t), rtol=0, atol=0)
+        assert (v_pred.eps - eps_pred.eps).abs().max() > 0.1, "the prediction type must matter"
+    # the default is eps; bf16 outputs are read in float32
+    assert torch.equal(s.convert(out, x_t, 400).eps, out)
+    assert s.convert(out.bfloat16(), x_t, 400, "v").eps.dtype == torch.float32
+    with pytest.raises(ValueError, match="prediction"):
+        s.convert(out, x_t, 400, "x0")
+
+
+def test_v_model_x0_is_the_velocity_identity():
+    """x0 = sqrt(ab) x_t - sqrt(1 - ab) v (Salimans & Ho), which convert reaches through eps."""
+    s = NoiseSchedule(T, "cosine")
+    x_t, v = images(2), images(3)
+    t = torch.tensor([5, 100, 500, 900])
+    ab = s.alpha_bar[t].view(-1, 1, 1, 1)
+    torch.testing.assert_close(s.convert(v, x_t, t, "v").x0, ab.sqrt() * x_t - (1 - ab).sqrt() * v,
+                               rtol=1e-4, atol=1e-4)
 
 
 def test_add_noise_accepts_a_scalar_t_and_inverts_with_predict_x0():

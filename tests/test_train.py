@@ -5,10 +5,14 @@ import os
 import pytest
 import torch
 
+from helpers.analysis import eps_mse, eps_mse_by_t
+from helpers.checkpoint import DIFFUSION as KIND
+from helpers.checkpoint import CheckpointError, load_checkpoint
 from helpers.data import mnist_tensors, random_subset
-from helpers.train import KIND, Trainer, TrainConfig, diffusion_loss, loss_by_t
+from helpers.samplers import Denoiser
+from helpers.schedule import NoiseSchedule
+from helpers.train import Trainer, TrainConfig, diffusion_loss, short_run
 from helpers.unet import UNetConfig
-from helpers.utils import CheckpointError, load_checkpoint
 
 TINY = UNetConfig(base=8, mults=(1, 2))
 
@@ -114,8 +118,13 @@ def test_min_snr_weighting_only_lowers_the_loss():
         plain = diffusion_loss(tr.model, tr.schedule, x0, y, t, noise, reduce=False)
         weighted = diffusion_loss(tr.model, tr.schedule, x0, y, t, noise, "min_snr", 5.0, reduce=False)
     assert plain.shape == (8,) and (weighted <= plain + 1e-6).all() and (weighted < plain).any()
-    by_t = loss_by_t(tr.model, tr.schedule, x0, y, [10, 500, 990], bf16=False)
+    by_t = eps_mse_by_t(Denoiser(tr.model, tr.schedule, bf16=False), x0, y, [10, 500, 990])
     assert by_t.shape == (3,) and torch.isfinite(by_t).all()
+    same_noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))    # eps_mse_by_t's seed 0
+    with torch.no_grad():                    # for an eps model the eps-MSE is the plain loss at each t
+        plain_by_t = [diffusion_loss(tr.model, tr.schedule, x0, y, torch.full((8,), t), same_noise).item()
+                      for t in (10, 500, 990)]
+    torch.testing.assert_close(by_t, torch.tensor(plain_by_t), rtol=1e-5, atol=1e-7)
 
 
 class Oracle(torch.nn.Module):
@@ -132,7 +141,6 @@ class Oracle(torch.nn.Module):
 
 
 def test_v_prediction_loss_targets_v_and_min_snr_weights_the_implied_eps_error_alike():
-    from helpers.schedule import NoiseSchedule
     s = NoiseSchedule(1000, "cosine")
     g = torch.Generator().manual_seed(0)
     x0, noise = torch.rand((8, 1, 28, 28), generator=g) * 2 - 1, torch.randn((8, 1, 28, 28), generator=g)
@@ -148,26 +156,31 @@ def test_v_prediction_loss_targets_v_and_min_snr_weights_the_implied_eps_error_a
     plain_v = diffusion_loss(Oracle(v_hat, "v"), s, x0, y, t, noise, reduce=False)
     assert not torch.allclose(plain_v, le, rtol=1e-2), "plain v-MSE weights timesteps differently"
     plain_e = diffusion_loss(Oracle(eps_hat, "eps"), s, x0, y, t, noise, reduce=False)
-    for weighting, eps_loss in (("none", plain_e), ("min_snr", le)):   # as_eps: the eps-model's own loss
-        torch.testing.assert_close(diffusion_loss(Oracle(v_hat, "v"), s, x0, y, t, noise, weighting, 5.0,
-                                                  reduce=False, as_eps=True), eps_loss, rtol=1e-3, atol=1e-7)
-    assert torch.equal(diffusion_loss(Oracle(eps_hat, "eps"), s, x0, y, t, noise, reduce=False, as_eps=True),
-                       plain_e), "as_eps changes nothing for an eps model"
+    # analysis.eps_mse judges a v model by the eps it implies: the eps-model's own loss
+    implied = eps_mse(Denoiser(Oracle(v_hat, "v"), s, bf16=False), x0, y, t, noise)
+    torch.testing.assert_close(implied, plain_e, rtol=1e-3, atol=1e-7)
+    assert not torch.allclose(implied, plain_v, rtol=1e-2), "the implied eps-MSE is not the v-MSE"
+    torch.testing.assert_close(implied, s.alpha_bar[t] * plain_v, rtol=1e-3, atol=1e-7)   # eps error = sqrt(ab) v error
+    torch.testing.assert_close(eps_mse(Denoiser(Oracle(eps_hat, "eps"), s, bf16=False), x0, y, t, noise), plain_e,
+                               rtol=1e-6, atol=1e-9), "for an eps model the eps-MSE is its plain loss"
 
 
-def test_guided_eps_turns_a_v_models_output_into_eps_and_needs_the_schedule():
-    from helpers.samplers import guided_eps
-    from helpers.schedule import NoiseSchedule
+def test_the_denoiser_turns_a_v_models_output_into_eps_and_x0():
     s = NoiseSchedule(1000, "cosine")
     g = torch.Generator().manual_seed(1)
     x0, noise = torch.rand((4, 1, 28, 28), generator=g) * 2 - 1, torch.randn((4, 1, 28, 28), generator=g)
     x_t = s.add_noise(x0, noise, 600)
-    model = Oracle(s.get_velocity(x0, noise, 600), "v")
+    v = s.get_velocity(x0, noise, 600)
+    denoiser = Denoiser(Oracle(v, "v"), s, bf16=False)
+    assert denoiser.prediction == "v"
     for w in (0, 1, 3):                       # both passes answer the true v: any guidance gives eps
-        torch.testing.assert_close(guided_eps(model, x_t, 600, torch.arange(4), w, False, s), noise,
-                                   rtol=1e-4, atol=1e-4)
-    with pytest.raises(ValueError, match="predicts v"):
-        guided_eps(model, x_t, 600, torch.arange(4), 1.0)
+        pred = denoiser(x_t, 600, torch.arange(4), w)
+        torch.testing.assert_close(pred.eps, noise, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(pred.x0, x0, rtol=1e-4, atol=1e-4)
+    pred = denoiser(x_t, torch.full((4,), 600), torch.arange(4), 3)             # t as a (B,) tensor
+    torch.testing.assert_close(pred.eps, noise, rtol=1e-4, atol=1e-4)
+    misread = Denoiser(Oracle(v, "eps"), s, bf16=False)(x_t, 600, torch.arange(4))
+    assert not torch.allclose(misread.eps, noise, atol=1e-2), "read as eps, the same output is wrong"
     with pytest.raises(ValueError, match="prediction"):
         UNetConfig(prediction="x0")
 
@@ -185,6 +198,64 @@ def test_a_v_prediction_model_trains_samples_and_round_trips(digits, tmp_path):
     a, b = (pipe.sample([3, 7], steps=5, sampler="dpm++", generator=torch.Generator().manual_seed(0))
             for _ in range(2))
     assert a.shape == (2, 1, 28, 28) and torch.equal(a, b) and 0 <= a.min() and a.max() <= 1
+
+
+# evaluations at chosen steps, and short runs --------------------------------------------------
+
+@pytest.mark.parametrize("max_minutes", [None, 10], ids=["cosine-lr", "time-budget"])
+def test_snapshot_steps_add_evaluations_without_changing_training(tmp_path, max_minutes):
+    """fit(snapshot_steps=...) evaluates (val losses, a sample grid, the checkpoint, on_epoch_end) at those
+    steps as well as at every epoch's end; the training itself (weights, EMA, optimizer) is the same."""
+    tiny8 = UNetConfig(image_size=8, base=8, mults=(1, 2))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand((64, 1, 8, 8), generator=g) * 2 - 1, torch.randint(0, 10, (64,), generator=g)
+    cfg = dict(epochs=2, batch_size=16, max_minutes=max_minutes, warmup_steps=2, sample_steps=2, val_size=16,
+               seed=3)                                       # 4 steps per epoch, 8 in all
+    plain = Trainer(tiny8, TrainConfig(**cfg), device="cpu")
+    plain.fit(x, y, x[:16], y[:16], progress=False)
+    snap, calls = Trainer(tiny8, TrainConfig(**cfg), device="cpu"), []
+    h = snap.fit(x, y, x[:16], y[:16], snapshot_steps=(3, 1, 4, 20), checkpoint=tmp_path / "run.pt",
+                 progress=False, on_epoch_end=lambda t: calls.append(t.step))
+    assert h["step"] == [1, 3, 4, 8] and plain.history["step"] == [4, 8], "step 4 ends an epoch; 20 never comes"
+    assert calls == [1, 3, 4, 8] and h["epoch"] == [0.25, 0.75, 1.0, 2.0]
+    assert len(h["val_loss"]) == len(h["val_loss_raw"]) == len(h["samples"]) == len(h["time"]) == 4
+    assert snap.step == plain.step == 8 and snap.config == plain.config
+    assert_same_state(plain, snap)
+    assert [h["val_loss"][k] for k in (2, 3)] == plain.history["val_loss"]
+    assert [h["val_loss_raw"][k] for k in (2, 3)] == plain.history["val_loss_raw"]
+    assert torch.equal(h["samples"][-1], plain.history["samples"][-1])
+    back = Trainer.load(tmp_path / "run.pt", device="cpu")
+    assert back.step == 8 and back.config == plain.config and back.history["step"] == [1, 3, 4, 8]
+    assert_same_state(plain, back)
+
+
+def test_short_run_takes_its_step_budget_and_evaluates_every_eval_every_steps(digits):
+    """320 digits in batches of 32 end an epoch every 10 steps: a short run evaluates only at multiples
+    of eval_every and at the end, and the evaluations do not change the training."""
+    x, y, xv, yv = digits
+    kw = dict(batch_size=32, lr=3e-3, seed=0, progress=False, device="cpu")
+    runs = {(steps, every): short_run(TINY, x, y, xv, yv, steps=steps, eval_every=every, **kw)
+            for steps, every in [(25, 7), (21, 7), (25, None)]}
+    expected = {(25, 7): [7, 14, 21, 25], (21, 7): [7, 14, 21], (25, None): [25]}
+    for (steps, every), tr in runs.items():
+        h = tr.history
+        assert tr.step == steps and h["step"] == expected[steps, every], f"steps={steps}, eval_every={every}"
+        assert len(h["val_loss"]) == len(h["val_loss_raw"]) == len(h["step"]) and not h["samples"]
+        assert not tr.model.training and tr.config.sample_steps == 0 and tr.config.val_size == len(xv)
+        assert h["val_loss_raw"][-1] == tr.val_loss(tr.model, xv, yv)          # the final raw weights
+        assert h["val_loss"][-1] == tr.val_loss(tr.ema, xv, yv)                # and the final EMA
+        assert tr.elapsed > 0 and h["time"][-1] == tr.elapsed
+    assert_same_state(runs[25, 7], runs[25, None])
+    curve = runs[25, 7].history["val_loss_raw"]
+    assert curve[-1] < curve[0], "the raw weights' validation loss must come down"
+
+
+@pytest.mark.parametrize("kw,match", [(dict(), "step budget"), (dict(steps=0), "steps"),
+                                      (dict(steps=5, eval_every=0), "eval_every")])
+def test_short_run_rejects_a_missing_or_empty_budget(digits, kw, match):
+    x, y, xv, yv = digits
+    with pytest.raises(ValueError, match=match):
+        short_run(TINY, x, y, xv, yv, progress=False, **kw)
 
 
 # checkpoints ----------------------------------------------------------------------------------

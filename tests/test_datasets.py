@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from helpers import Trainer, TrainConfig, UNetConfig, load_pipeline
-from helpers import fashion
+from helpers import data as fashion
 
 
 def test_coloured_discs_are_labelled_by_colour():
@@ -86,12 +86,14 @@ def test_missing_debian_package_names_the_apt_line(tmp_path):
         fashion.install_debian_fashion(tmp_path, source=tmp_path / "nowhere")
 
 
-def test_train_small_sizes_the_unet_from_the_data():
+def test_short_run_trains_a_unet_on_rgb_discs():
+    from helpers.train import short_run
+    from helpers.unet import UNetConfig
     x, y = fashion.coloured_discs(48, size=16, seed=1)
-    trainer = fashion.train_small(x, y, x[:16], y[:16], minutes=None, max_steps=3, base=8, mults=(1, 2),
-                                  batch_size=16, progress=False)
+    trainer = short_run(UNetConfig(image_size=16, in_channels=3, base=8, mults=(1, 2)), x, y, x[:16], y[:16],
+                        steps=3, batch_size=16, progress=False)
     cfg = trainer.model.config
     assert (cfg.image_size, cfg.in_channels, trainer.step) == (16, 3, 3)
     assert len(trainer.history["val_loss"]) == 1
-    with pytest.raises(ValueError, match="square"):
-        fashion.train_small(x[..., :8], y, minutes=None, max_steps=1)
+    with pytest.raises(ValueError, match="budget"):
+        short_run(UNetConfig(image_size=16, in_channels=3), x, y)

@@ -1,52 +1,26 @@
-"""Small shared utilities: device choice, atomic checkpoint I/O, value-range helpers."""
+"""Checkpoint files: written atomically, read with ``weights_only=True``, each stamped with its kind.
+
+    save_atomic({"kind": DIFFUSION, ...}, "runs/model.pt")     # temp file + rename: never half a file
+    ckpt = load_checkpoint("runs/model.pt", DIFFUSION, required=("config", "ema"))
+
+The kinds: DIFFUSION (a Trainer's state, or the slim shipped model data/ddpm_mnist.pt) and
+CLASSIFIER (the course's judge, data/mnist_classifier.pt). The course's CLIP is a transformers
+folder (data/clip-mnist), saved and loaded by helpers.clip.
+"""
 import os
 import tempfile
 from pathlib import Path
 
 import torch
 
-# paths ----------------------------------------------------------------------------------------
-
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
+DIFFUSION = "diffusion-course/ddpm"
+CLASSIFIER = "diffusion-course/classifier"
 
-
-# value ranges ---------------------------------------------------------------------------------
-
-def normalize_to_neg_one_to_one(x01: torch.Tensor) -> torch.Tensor:
-    """[0, 1] -> [-1, 1]."""
-    return x01 * 2 - 1
-
-
-def unnormalize_to_zero_to_one(x: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] -> [0, 1], clamped."""
-    return ((x + 1) / 2).clamp(0, 1)
-
-
-# devices --------------------------------------------------------------------------------------
-
-def pick_device(device: "str | torch.device | None" = None) -> torch.device:
-    """The requested device, or the best available one: cuda, then mps, then cpu."""
-    if device not in (None, "auto"):
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def autocast(device: torch.device, enabled: bool = True):
-    """bf16 autocast on CPU and CUDA (it doubles CPU training throughput here); a no-op elsewhere."""
-    enabled = enabled and device.type in ("cpu", "cuda")
-    return torch.autocast(device_type=device.type if enabled else "cpu", dtype=torch.bfloat16,
-                          enabled=enabled)
-
-
-# checkpoints ----------------------------------------------------------------------------------
 
 class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, truncated, corrupted or not one of this course's."""
+    """A checkpoint file is truncated, corrupted, incomplete or not one of this course's."""
 
 
 def _umask() -> int:
@@ -74,7 +48,7 @@ def save_atomic(obj: dict, path: "str | Path") -> Path:
 
 
 def load_checkpoint(path: "str | Path", kind: str, required=("config",)) -> dict:
-    """Load a checkpoint with ``weights_only=True`` and check it is the expected ``kind``.
+    """Load a checkpoint with ``weights_only=True`` and check that it is the expected ``kind``.
 
     Raises FileNotFoundError for a missing file and CheckpointError for a truncated,
     corrupted or foreign one, each naming the file and what to do.

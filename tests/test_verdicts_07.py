@@ -1,0 +1,50 @@
+"""The verdicts of notebook 07 (the report's three improvements), each on both sides of its threshold."""
+from helpers.verdicts import (CANNOT_TELL, NOT_SUPPORTED, PARTLY, SUPPORTED, attention_verdict, colour_path_verdict,
+                              guidance_expressive_verdict, guidance_window_kind, guidance_window_verdict)
+
+
+def row(w, acc, fd, nfe, interval=None, diversity=5.0):
+    return {"guidance": w, "accuracy": acc, "fd": fd, "nfe": nfe, "guidance_interval": interval, "diversity": diversity}
+
+
+PLAIN = [row(1.0, 0.95, 6.0, 20), row(2.0, 0.99, 4.0, 40), row(3.0, 1.0, 5.0, 40)]
+
+
+def test_window_kinds_cover_each_case():
+    n, fd_noise = 1000, 0.1
+    assert guidance_window_kind(row(3.0, 1.0, 3.0, 30, (0, 800)), PLAIN, n, fd_noise)[0] == "better"
+    kind, match = guidance_window_kind(row(3.0, 0.99, 4.05, 30, (0, 800)), PLAIN, n, fd_noise)
+    assert kind == "cheaper" and match["guidance"] == 2.0
+    assert guidance_window_kind(row(3.0, 0.95, 6.0, 30, (0, 600)), PLAIN, n, fd_noise)[0] == "weaker"
+    assert guidance_window_kind(row(3.0, 0.97, 5.5, 30, (0, 600)), PLAIN, n, fd_noise)[0] == "trade"
+
+
+def test_window_verdict_status_follows_the_kinds():
+    n, fd_noise = 1000, 0.1
+    assert guidance_window_verdict([row(3.0, 1.0, 3.0, 30, (0, 800))], PLAIN, n, fd_noise).status == SUPPORTED
+    assert guidance_window_verdict([row(3.0, 0.99, 4.05, 30, (0, 800))], PLAIN, n, fd_noise).status == PARTLY
+    v = guidance_window_verdict([row(3.0, 0.95, 6.0, 30, (0, 600))], PLAIN, n, fd_noise)
+    assert v.status == NOT_SUPPORTED and "[0, 600]" in v.text
+    # the same window, measured on 20 digits: its accuracy gap to w = 2 is inside the noise, so it ties
+    assert guidance_window_kind(row(3.0, 0.97, 4.0, 30, (0, 800)), PLAIN, 20, fd_noise)[0] == "cheaper"
+
+
+def test_guidance_and_expressive_outputs():
+    falling = [row(1.0, 0.95, 6, 20, diversity=9.0), row(3.0, 1.0, 5, 40, diversity=7.0)]
+    rising = [row(1.0, 0.95, 6, 20, diversity=7.0), row(3.0, 1.0, 5, 40, diversity=9.0)]
+    assert guidance_expressive_verdict(falling, 9.4).status == NOT_SUPPORTED
+    assert guidance_expressive_verdict(rising, 9.4).status == SUPPORTED
+
+
+def test_attention_verdict_needs_a_gain_beyond_the_noise_and_a_trained_model():
+    steps = {"none": 1000, "7x7": 900}
+    assert attention_verdict({"none": 0.92, "7x7": 0.97}, steps, 1000, 100).status == SUPPORTED
+    assert attention_verdict({"none": 0.95, "7x7": 0.955}, steps, 1000, 100).status == NOT_SUPPORTED
+    v = attention_verdict({"none": 0.20, "7x7": 0.21}, steps, 300, 100)
+    assert v.status == CANNOT_TELL and "first minutes" in v.text          # both models still untrained
+
+
+def test_colour_path_verdict_against_chance():
+    lit = {"ddim": 0.3, "ddpm": 0.2, "real": 0.17}
+    assert colour_path_verdict({"ddim": 0.5, "ddpm": 0.84}, lit, 100).status == SUPPORTED
+    assert colour_path_verdict({"ddim": 0.12, "ddpm": 0.15}, lit, 100).status == NOT_SUPPORTED   # inside chance's noise
