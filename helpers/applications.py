@@ -149,8 +149,10 @@ def inpaint(denoiser: Denoiser, x0: torch.Tensor, mask: torch.Tensor, y: "torch.
     x0, mask, tries = x0.to(device), mask.to(device), 0
     steps_iter = denoise(denoiser, make_sampler(sampler, schedule, steps), noise(), y, guidance, g, progress=progress)
     for step in steps_iter:
+        # BEGIN SOLUTION repaint_paste
         known = x0 if step.t_prev < 0 else schedule.add_noise(x0, noise(), step.t_prev)
         step.x = mask * known + (1 - mask) * step.x
+        # END SOLUTION
         tries += 1
         if tries < resample and step.t_prev >= 0:                     # jump back t_prev -> t, try again
             a = schedule.alpha_bar_at(step.t, step.x) / schedule.alpha_bar_at(step.t_prev, step.x)

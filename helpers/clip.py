@@ -246,11 +246,13 @@ def clip_scores(clip: Clip, images01: torch.Tensor, texts, batch_size: int = 500
     texts = [texts] * len(images01) if isinstance(texts, str) else list(texts)
     if len(texts) != len(images01):
         raise ValueError(f"got {len(images01)} images but {len(texts)} texts: give one text per image")
+    # BEGIN SOLUTION clip_score
     out = []
     for s in range(0, len(images01), batch_size):
         e_img = image_embeds(clip, images01[s:s + batch_size])
         out.append(100 * (e_img * text_embeds(clip, texts[s:s + batch_size])).sum(-1))
     return torch.cat(out).float().cpu()
+    # END SOLUTION
 
 
 @torch.no_grad()

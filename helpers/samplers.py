@@ -77,6 +77,7 @@ class DDPMSampler(Sampler):
     name = "ddpm"
 
     def step(self, eps, t, x_t, generator=None):
+        # BEGIN SOLUTION ddpm_step
         t_prev = self.prev_timestep(t)
         x0 = self.pred_x0(eps, t, x_t)
         mean, var = self.schedule.posterior(x0, x_t, t, t_prev)
@@ -84,6 +85,7 @@ class DDPMSampler(Sampler):
             return StepOutput(mean, x0)
         z = torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype).to(x_t.device)
         return StepOutput(mean + var.sqrt() * z, x0)
+        # END SOLUTION
 
 
 class DDIMSampler(Sampler):
@@ -96,6 +98,7 @@ class DDIMSampler(Sampler):
         super().__init__(schedule, clip_x0)
 
     def step(self, eps, t, x_t, generator=None):
+        # BEGIN SOLUTION ddim_step
         t_prev = self.prev_timestep(t)
         s = self.schedule
         x0 = self.pred_x0(eps, t, x_t)
@@ -106,6 +109,7 @@ class DDIMSampler(Sampler):
         if self.eta > 0 and t_prev >= 0:
             x_prev = x_prev + std * torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype).to(x_t.device)
         return StepOutput(x_prev, x0)
+        # END SOLUTION
 
 
 class DPMSolverSampler(Sampler):

@@ -104,8 +104,10 @@ class NoiseSchedule:
         if x0.shape != noise.shape:
             raise ValueError(f"x0 {tuple(x0.shape)} and noise {tuple(noise.shape)} must have one shape")
         t = self.check_t(t)
+        # BEGIN SOLUTION add_noise
         ab = _gather(self.alpha_bar, t, x0)
         return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+        # END SOLUTION
 
     def predict_x0(self, x_t: torch.Tensor, eps: torch.Tensor, t) -> torch.Tensor:
         """Invert add_noise given a noise estimate: x0 = (x_t - sqrt(1 - ab) eps) / sqrt(ab)."""

@@ -69,9 +69,11 @@ def diffusion_loss(model, schedule, x0, y, t, noise, weighting="none", gamma=5.0
     eps - eps_hat = sqrt(alpha_bar) (v - v_hat). Returns a scalar, or (B,) per-image losses.
     """
     prediction = model.config.prediction
+    # BEGIN SOLUTION loss
     x_t = schedule.add_noise(x0, noise, t)
     target = schedule.target(x0, noise, t, prediction)
     per_image = F.mse_loss(model(x_t, t, y).float(), target, reduction="none").mean(dim=(1, 2, 3))
+    # END SOLUTION
     if weighting == "min_snr":
         snr = schedule.snr[t.cpu()].to(per_image.device)
         per_image = per_image * snr.clamp(max=gamma) / (snr + 1 if prediction == "v" else snr)

@@ -73,10 +73,12 @@ class SinusoidalPosEmb(nn.Module):
         self.dim, self.max_period = dim, max_period
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION time_embedding
         half = self.dim // 2
         freqs = torch.exp(-math.log(self.max_period) * torch.arange(half, device=t.device) / half)
         args = t.float()[:, None] * freqs[None]
         return torch.cat([args.sin(), args.cos()], dim=-1)
+        # END SOLUTION
 
 
 # building blocks ------------------------------------------------------------------------------
@@ -97,8 +99,10 @@ class ResBlock(nn.Module):
         self.shortcut = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x, emb):
+        # BEGIN SOLUTION res_block
         h = self.block1(x) + self.emb(emb)[:, :, None, None]
         return self.block2(h) + self.shortcut(x)
+        # END SOLUTION
 
 
 class Attention(nn.Module):

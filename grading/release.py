@@ -1,0 +1,147 @@
+"""Write the student edition of the course: `python -m helpers.assign --out DIR`.
+
+The repository is the instructor's edition. The student edition is the same tree with
+- every `# BEGIN SOLUTION <task>` ... `# END SOLUTION` region of a .py file (and of a notebook code
+  cell) replaced by a stub that raises NotImplementedError naming the task (the signature and the
+  docstring around the region stay);
+- every `# BEGIN HIDDEN TESTS` ... `# END HIDDEN TESTS` region and every cell tagged `hidden` removed;
+- markdown between `<!-- BEGIN SOLUTION -->` and `<!-- END SOLUTION -->` (model answers) replaced by
+  an empty answer line;
+- notebook outputs and execution counts cleared;
+- the instructor's material left out (INSTRUCTOR_ONLY: the grader, the tests, the benchmarks, CI),
+  and the rubric without its hidden checks.
+The shipped data and checkpoints are copied, so later notebooks still run.
+"""
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from helpers.checkpoint import ROOT
+
+RUBRIC = Path("assignment") / "rubric.yaml"
+INSTRUCTOR_ONLY = ("grading/", "tests/", "benchmarks/", ".ci/", "helpers/grade.py", "helpers/assign.py",
+                   "conftest.py")
+BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION(?:\s+(\S+))?\s*$")
+END = re.compile(r"^\s*# END SOLUTION\s*$")
+HIDDEN_BEGIN = re.compile(r"^\s*# BEGIN HIDDEN TESTS\s*$")
+HIDDEN_END = re.compile(r"^\s*# END HIDDEN TESTS\s*$")
+MD_SOLUTION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.S)
+ANSWER_STUB = "_Your answer here: quote the numbers your notebook measured._"
+
+
+class ReleaseError(ValueError):
+    """A marker that does not pair up, a task the rubric does not know, or an unusable output folder."""
+
+
+def load_rubric(root: Path = ROOT) -> dict:
+    """{task id: its entry in assignment/rubric.yaml} (id, notebook, where, points, task, hidden)."""
+    path = Path(root) / RUBRIC
+    try:
+        tasks = yaml.safe_load(path.read_text())["tasks"]
+        rubric = {t["id"]: t for t in tasks}
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
+        raise ReleaseError(f"{path}: cannot read the rubric ({type(e).__name__}: {e})") from e
+    for t in rubric.values():
+        missing = {"id", "notebook", "where", "points", "task"} - set(t)
+        if missing:
+            raise ReleaseError(f"{path}: task {t.get('id')!r} lacks {sorted(missing)}")
+    return rubric
+
+
+def stub(task: str, rubric: dict, indent: str) -> list:
+    """The lines that replace a solution region: what to write, where, and an exception naming it."""
+    t = rubric[task]
+    message = f"task {task} (notebook {t['notebook']}, {t['points']} points): implement {t['task']} in {t['where']}"
+    return [f"{indent}# YOUR CODE HERE ({task}): {t['task']}", f"{indent}raise NotImplementedError({message!r})"]
+
+
+def strip_source(text: str, rubric: dict, where: str = "<source>") -> str:
+    """`text` with each solution region stubbed and each hidden-test region removed.
+    ReleaseError names the file and line of a marker that does not pair up or an unknown task."""
+    out, region = [], None                      # region: (kind, task, line number) while inside one
+    for n, line in enumerate(text.split("\n"), 1):
+        begin = BEGIN.match(line)
+        if region is None and begin:
+            task = begin.group(2)
+            if task not in rubric:
+                raise ReleaseError(f"{where}:{n}: solution region {task!r} is not a task of {RUBRIC} "
+                                   f"(known: {', '.join(rubric)})")
+            out += stub(task, rubric, begin.group(1))
+            region = ("solution", task, n)
+        elif region is None and HIDDEN_BEGIN.match(line):
+            region = ("hidden", None, n)
+        elif region is None and (END.match(line) or HIDDEN_END.match(line)):
+            raise ReleaseError(f"{where}:{n}: {line.strip()!r} without its BEGIN line")
+        elif region is not None and (begin or HIDDEN_BEGIN.match(line)):
+            raise ReleaseError(f"{where}:{n}: a region opens inside the {region[0]} region of line {region[2]}")
+        elif region is not None and (END if region[0] == "solution" else HIDDEN_END).match(line):
+            region = None
+        elif region is None:
+            out.append(line)
+    if region is not None:
+        raise ReleaseError(f"{where}:{region[2]}: the {region[0]} region opened here is never closed")
+    return "\n".join(out)
+
+
+def strip_notebook(nb: dict, rubric: dict, where: str = "<notebook>") -> dict:
+    """The student's copy of a notebook (a new dict): hidden cells gone, code regions stubbed,
+    model answers blanked, no outputs."""
+    cells = []
+    for i, cell in enumerate(nb["cells"]):
+        if "hidden" in cell.get("metadata", {}).get("tags", []):
+            continue
+        cell = json.loads(json.dumps(cell))
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "code":
+            source = strip_source(source, rubric, f"{where}, cell {i + 1}")
+            cell["outputs"], cell["execution_count"] = [], None
+        elif cell["cell_type"] == "markdown":
+            source = MD_SOLUTION.sub(ANSWER_STUB, source)
+        cell["source"] = source.splitlines(keepends=True)
+        cells.append(cell)
+    return {**nb, "cells": cells}
+
+
+def edition_files(root: Path = ROOT) -> list:
+    """The files of the student edition: what git tracks or would track here, less INSTRUCTOR_ONLY."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=root,
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    return sorted(p for p in listed if not p.startswith(INSTRUCTOR_ONLY) and (Path(root) / p).is_file())
+
+
+def release(out: "str | Path", root: Path = ROOT, force: bool = False) -> dict:
+    """Write the student edition of `root` to `out`. Returns {"files", "stubs": {task: file}, "notebooks"}."""
+    root, out = Path(root).resolve(), Path(out).resolve()
+    if out == root or root in out.parents:
+        raise ReleaseError(f"--out {out} lies inside the course ({root}): choose a folder outside it")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ReleaseError(f"--out {out} is not empty: choose a new folder (or pass --force to overwrite)")
+    rubric = load_rubric(root)
+    stubs, notebooks, files = {}, [], edition_files(root)
+    for rel in files:
+        src, dst = root / rel, out / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if rel.endswith(".py"):
+            text = src.read_text()
+            stubs.update({m.group(2): rel for m in map(BEGIN.match, text.split("\n")) if m})
+            dst.write_text(strip_source(text, rubric, rel))
+        elif rel.endswith(".ipynb"):
+            nb = strip_notebook(json.loads(src.read_text()), rubric, rel)
+            dst.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            notebooks.append(rel)
+        elif rel == str(RUBRIC):
+            public = [{k: v for k, v in t.items() if k != "hidden"} for t in rubric.values()]
+            dst.write_text("# The assignment's tasks (the student edition).\n" +
+                           yaml.safe_dump({"tasks": public}, sort_keys=False, allow_unicode=True))
+        elif rel == "pyproject.toml":             # the grader's package is not in this edition
+            dst.write_text(re.sub(r'packages\s*=\s*\[[^\]]*\]', 'packages = ["helpers"]', src.read_text()))
+        else:
+            shutil.copy2(src, dst)
+    missing = set(rubric) - set(stubs)
+    if missing:
+        raise ReleaseError(f"the rubric's tasks {sorted(missing)} have no solution region in the course")
+    return {"files": len(files), "stubs": stubs, "notebooks": notebooks}
