@@ -131,3 +131,11 @@ def show_table(headers, rows, fmt: str = "{:.4g}"):
     """Display markdown_table(...) as a cell output."""
     from IPython.display import Markdown, display
     display(Markdown(markdown_table(headers, rows, fmt)))
+
+
+def source_of(obj) -> str:
+    """The source of a function or class as a student reads it: without the assignment's
+    `# BEGIN SOLUTION` / `# END SOLUTION` marker lines."""
+    import inspect
+    return "\n".join(line for line in inspect.getsource(obj).strip().splitlines()
+                     if not line.strip().startswith(("# BEGIN SOLUTION", "# END SOLUTION")))
