@@ -137,5 +137,6 @@ def source_of(obj) -> str:
     """The source of a function or class as a student reads it: without the assignment's
     `# BEGIN SOLUTION` / `# END SOLUTION` marker lines."""
     import inspect
-    return "\n".join(line for line in inspect.getsource(obj).strip().splitlines()
+    import textwrap
+    return "\n".join(line for line in textwrap.dedent(inspect.getsource(obj)).strip().splitlines()
                      if not line.strip().startswith(("# BEGIN SOLUTION", "# END SOLUTION")))

@@ -97,3 +97,10 @@ def test_repaint_check():
     noisy_paste = lambda d, x0, m, y, **kw: inpaint(d, x0, m, y, **kw) + 0.01 * m   # the known pixels moved
     with pytest.raises(CheckFailed, match="known pixels changed"):
         checks.check_repaint_paste(noisy_paste, den, x, mask, y)
+
+
+def test_source_of_shows_a_method_dedented_and_without_the_solution_markers():
+    from helpers.notebook import source_of
+    text = source_of(ResBlock.forward)
+    assert text.startswith("def forward(self, x, emb):\n    h = self.block1(x)")
+    assert "SOLUTION" not in text and "self.shortcut(x)" in text
