@@ -208,7 +208,8 @@ def test_committed_notebook_has_outputs_and_no_errors(path):
     assert not errors, f"{path.name} has a stored error: {errors[0].get('ename')}"
     assert read_metrics(nb), f"{path.name}'s committed outputs record no metrics"
     echoed = [c for c in code if any(o.get("metadata", {}).get(METRICS_KEY) for o in c.get("outputs", []))
-              and any(o.get("output_type") == "execute_result" for o in c.get("outputs", []))]
+              and any(o.get("output_type") == "execute_result"          # record(...) as a cell's last line
+                      and _text(o.get("data", {}).get("text/plain", "")).startswith("{") for o in c.get("outputs", []))]
     assert not echoed, f"{path.name} shows recorded metrics twice (table and dict): {echoed[0]['source'][-1]!r}"
 
 
