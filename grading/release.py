@@ -59,6 +59,21 @@ def stub(task: str, rubric: dict, indent: str) -> list:
     return [f"{indent}# YOUR CODE HERE ({task}): {t['task']}", f"{indent}raise NotImplementedError({message!r})"]
 
 
+def solution_regions(text: str) -> dict:
+    """{task: the lines of its solution region} in a source text (markers assumed well paired)."""
+    regions, task = {}, None
+    for line in text.split("\n"):
+        begin = BEGIN.match(line)
+        if begin:
+            task = begin.group(2)
+            regions[task] = []
+        elif END.match(line):
+            task = None
+        elif task:
+            regions[task].append(line)
+    return regions
+
+
 def strip_source(text: str, rubric: dict, where: str = "<source>") -> str:
     """`text` with each solution region stubbed and each hidden-test region removed.
     ReleaseError names the file and line of a marker that does not pair up or an unknown task."""
@@ -127,8 +142,8 @@ def release(out: "str | Path", root: Path = ROOT, force: bool = False) -> dict:
         dst.parent.mkdir(parents=True, exist_ok=True)
         if rel.endswith(".py"):
             text = src.read_text()
-            stubs.update({m.group(2): rel for m in map(BEGIN.match, text.split("\n")) if m})
-            dst.write_text(strip_source(text, rubric, rel))
+            dst.write_text(strip_source(text, rubric, rel))          # checks the markers first
+            stubs.update({task: rel for task in solution_regions(text)})
         elif rel.endswith(".ipynb"):
             nb = strip_notebook(json.loads(src.read_text()), rubric, rel)
             dst.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")

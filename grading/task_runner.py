@@ -83,9 +83,7 @@ def run_ddim_step(h, g):
 
 
 def _digits(h, n, g):
-    x, y = h.data.mnist_tensors("test")
-    idx = torch.randperm(len(x), generator=g)[:n]
-    return x[idx], y[idx]
+    return h.data.random_subset(*h.data.mnist_tensors("test"), n, seed=int(torch.randint(0, 10 ** 6, (1,), generator=g)))
 
 
 def run_clip_score(h, g):

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from grading.release import (ANSWER_STUB, BEGIN, END, ReleaseError, edition_files, load_rubric, release,
-                             strip_notebook, strip_source)
+from grading.release import (ANSWER_STUB, ReleaseError, edition_files, load_rubric, release, strip_notebook,
+                             strip_source)
+from grading.release import solution_regions as regions_of
 from grading.tasks import grade_tasks, run_tasks
 from helpers.checkpoint import ROOT
 
@@ -18,21 +19,8 @@ SEED = 11
 
 def solution_regions(root=ROOT) -> dict:
     """{task: (file, [the region's lines])} of the instructor's edition."""
-    regions = {}
-    for rel in edition_files(root):
-        if not rel.endswith(".py"):
-            continue
-        lines, inside = (root / rel).read_text().split("\n"), None
-        for line in lines:
-            begin = BEGIN.match(line)
-            if begin:
-                inside = begin.group(2)
-                regions[inside] = (rel, [])
-            elif END.match(line):
-                inside = None
-            elif inside:
-                regions[inside][1].append(line)
-    return regions
+    return {task: (rel, lines) for rel in edition_files(root) if rel.endswith(".py")
+            for task, lines in regions_of((root / rel).read_text()).items()}
 
 
 @pytest.fixture(scope="module")
