@@ -52,6 +52,15 @@ def load_rubric(root: Path = ROOT) -> dict:
     return rubric
 
 
+def public_rubric(path: Path) -> dict:
+    """The rubric as students see it: the tasks without their hidden checks, the questions without
+    their model answers."""
+    rubric = yaml.safe_load(Path(path).read_text())
+    return {"tasks": [{k: v for k, v in t.items() if k != "hidden"} for t in rubric["tasks"]],
+            "questions": [{k: v for k, v in q.items() if k not in ("model", "before")}
+                          for q in rubric.get("questions", [])]}
+
+
 def stub(task: str, rubric: dict, indent: str) -> list:
     """The lines that replace a solution region: what to write, where, and an exception naming it."""
     t = rubric[task]
@@ -72,6 +81,37 @@ def solution_regions(text: str) -> dict:
         elif task:
             regions[task].append(line)
     return regions
+
+
+def fill_stubs(text: str, bodies: dict) -> str:
+    """`text` with the stub of each task in `bodies` ({task: lines}) replaced by those lines: the
+    inverse of the release for those tasks (a stub that is not there is left alone)."""
+    out, skip = [], False
+    for line in text.split("\n"):
+        task = re.match(r"\s*# YOUR CODE HERE \((\S+)\):", line)
+        if task and task.group(1) in bodies:
+            out += bodies[task.group(1)]
+            skip = True
+        elif skip and line.strip().startswith("raise NotImplementedError("):
+            skip = False
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def complete(folder: Path, tasks, root: Path = ROOT) -> list:
+    """Fill the stubs of `tasks` in a student's copy (`folder`) with the reference's solutions, so
+    the notebooks built on an unfinished task still run. Returns the tasks whose stub was there."""
+    rubric, done = load_rubric(root), []
+    for task in tasks:
+        rel = rubric[task]["where"].split(",")[0]
+        path = Path(folder) / rel
+        text = path.read_text() if path.is_file() else ""
+        if f"# YOUR CODE HERE ({task}):" in text:
+            body = solution_regions((Path(root) / rel).read_text())[task]
+            path.write_text(fill_stubs(text, {task: body}))
+            done.append(task)
+    return done
 
 
 def strip_source(text: str, rubric: dict, where: str = "<source>") -> str:
@@ -149,9 +189,8 @@ def release(out: "str | Path", root: Path = ROOT, force: bool = False) -> dict:
             dst.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
             notebooks.append(rel)
         elif rel == str(RUBRIC):
-            public = [{k: v for k, v in t.items() if k != "hidden"} for t in rubric.values()]
-            dst.write_text("# The assignment's tasks (the student edition).\n" +
-                           yaml.safe_dump({"tasks": public}, sort_keys=False, allow_unicode=True))
+            dst.write_text("# The assignment's tasks and written answers (the student edition).\n" +
+                           yaml.safe_dump(public_rubric(src), sort_keys=False, allow_unicode=True))
         elif rel == "pyproject.toml":             # the grader's package is not in this edition
             dst.write_text(re.sub(r'packages\s*=\s*\[[^\]]*\]', 'packages = ["helpers"]', src.read_text()))
         else:

@@ -6,9 +6,10 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
-from grading.release import (ANSWER_STUB, ReleaseError, edition_files, load_rubric, release, strip_notebook,
-                             strip_source)
+from grading.release import (ANSWER_STUB, ReleaseError, complete, edition_files, fill_stubs, load_rubric, release,
+                             strip_notebook, strip_source)
 from grading.release import solution_regions as regions_of
 from grading.tasks import grade_tasks, run_tasks
 from helpers.checkpoint import ROOT
@@ -58,10 +59,36 @@ def test_the_edition_leaves_out_the_instructors_material_and_keeps_the_data(edit
         assert (out / kept).read_bytes() == (ROOT / kept).read_bytes(), kept
     assert 'packages = ["helpers"]' in (out / "pyproject.toml").read_text()
     public = (out / "assignment" / "rubric.yaml").read_text()
-    assert "hidden" not in public and all(task in public for task in RUBRIC)
+    tasks = yaml.safe_load(public)["tasks"]
+    assert [t["id"] for t in tasks] == list(RUBRIC) and not any("hidden" in t for t in tasks)
+    assert not any(RUBRIC[t]["hidden"] in public for t in RUBRIC)
     for nb in (out / "notebooks").glob("*.ipynb"):
         cells = json.loads(nb.read_text())["cells"]
         assert all(c.get("outputs", []) == [] for c in cells if c["cell_type"] == "code"), nb.name
+
+
+def test_completing_every_task_gives_back_the_instructors_code(edition, tmp_path):
+    student = tmp_path / "student"
+    shutil.copytree(edition[0] / "helpers", student / "helpers")
+    assert sorted(complete(student, RUBRIC)) == sorted(RUBRIC)
+    assert complete(student, RUBRIC) == []                                   # nothing left to fill
+    for rel in {t["where"].split(",")[0] for t in RUBRIC.values()}:
+        ours = [line for line in (ROOT / rel).read_text().split("\n")
+                if not re.match(r"\s*# (BEGIN|END) SOLUTION", line)]
+        assert (student / rel).read_text().split("\n") == ours, rel
+
+
+def test_the_written_answers_are_blank_prompts_kept_and_no_model_answer_left(edition):
+    from grading.answers import MODEL_HEADER, answers_of, load_questions
+    out, _ = edition
+    questions, seen = load_questions(), {}
+    for nb in (out / "notebooks").glob("*.ipynb"):
+        text = nb.read_text()
+        assert MODEL_HEADER not in text and "BEGIN SOLUTION" not in text, nb.name
+        seen.update(answers_of(json.loads(text)))
+    assert seen == {q: ANSWER_STUB for q in questions}
+    public = (out / "assignment" / "rubric.yaml").read_text()
+    assert all(f"id: {q}" in public for q in questions) and "model:" not in public
 
 
 def test_a_stub_raises_not_implemented_naming_its_task(edition):
@@ -127,17 +154,8 @@ def points(results) -> dict:
 
 def paste(student, task, body):
     """Replace the stub of `task` in the student edition by `body` (lines, indented as the region)."""
-    rel = RUBRIC[task]["where"].split(",")[0]
-    lines, out, skip = (student / rel).read_text().split("\n"), [], False
-    for line in lines:
-        if line.strip().startswith(f"# YOUR CODE HERE ({task})"):
-            out += body
-            skip = True
-        elif skip and line.strip().startswith("raise NotImplementedError("):
-            skip = False
-        else:
-            out.append(line)
-    (student / rel).write_text("\n".join(out))
+    path = student / RUBRIC[task]["where"].split(",")[0]
+    path.write_text(fill_stubs(path.read_text(), {task: body}))
 
 
 @pytest.mark.slow
