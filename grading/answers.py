@@ -15,12 +15,10 @@ import string
 import sys
 from pathlib import Path
 
-import yaml
-
 from helpers.checkpoint import ROOT
 from helpers.notebook import read_metrics
 
-from .release import RUBRIC, ReleaseError
+from .release import ReleaseError, rubric_section
 
 QUESTION_TAG, ANSWER_TAG = "question", "answer"
 MODEL_HEADER = "**Model answer** (instructor's edition; the numbers are this notebook's recorded metrics):"
@@ -28,16 +26,7 @@ MODEL_HEADER = "**Model answer** (instructor's edition; the numbers are this not
 
 def load_questions(root: Path = ROOT) -> dict:
     """{question id: its entry} (id, notebook, points, before, prompt, model) from the rubric."""
-    path = Path(root) / RUBRIC
-    try:
-        questions = {q["id"]: q for q in yaml.safe_load(path.read_text()).get("questions", [])}
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as e:
-        raise ReleaseError(f"{path}: cannot read the questions ({type(e).__name__}: {e})") from e
-    for q in questions.values():
-        missing = {"id", "notebook", "points", "before", "prompt"} - set(q)
-        if missing:
-            raise ReleaseError(f"{path}: question {q.get('id')!r} lacks {sorted(missing)}")
-    return questions
+    return rubric_section("questions", {"id", "notebook", "points", "before", "prompt"}, root)
 
 
 class _Metrics(string.Formatter):

@@ -37,19 +37,24 @@ class ReleaseError(ValueError):
     """A marker that does not pair up, a task the rubric does not know, or an unusable output folder."""
 
 
-def load_rubric(root: Path = ROOT) -> dict:
-    """{task id: its entry in assignment/rubric.yaml} (id, notebook, where, points, task, hidden)."""
+def rubric_section(section: str, required: set, root: Path = ROOT) -> dict:
+    """{id: entry} of one section of assignment/rubric.yaml ("tasks" or "questions"); ReleaseError
+    when the file cannot be read or an entry lacks a required key."""
     path = Path(root) / RUBRIC
     try:
-        tasks = yaml.safe_load(path.read_text())["tasks"]
-        rubric = {t["id"]: t for t in tasks}
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
-        raise ReleaseError(f"{path}: cannot read the rubric ({type(e).__name__}: {e})") from e
-    for t in rubric.values():
-        missing = {"id", "notebook", "where", "points", "task"} - set(t)
+        entries = {e["id"]: e for e in yaml.safe_load(path.read_text()).get(section) or []}
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as e:
+        raise ReleaseError(f"{path}: cannot read the {section} ({type(e).__name__}: {e})") from e
+    for e in entries.values():
+        missing = required - set(e)
         if missing:
-            raise ReleaseError(f"{path}: task {t.get('id')!r} lacks {sorted(missing)}")
-    return rubric
+            raise ReleaseError(f"{path}: {section[:-1]} {e.get('id')!r} lacks {sorted(missing)}")
+    return entries
+
+
+def load_rubric(root: Path = ROOT) -> dict:
+    """{task id: its entry in assignment/rubric.yaml} (id, notebook, where, points, task, hidden)."""
+    return rubric_section("tasks", {"id", "notebook", "where", "points", "task"}, root)
 
 
 def public_rubric(path: Path) -> dict:
