@@ -116,8 +116,9 @@ def resolved_helpers(env: dict, cwd: Path) -> "Path | None":
 # one notebook ---------------------------------------------------------------------------------
 
 def run_papermill(src: Path, dst: Path, parameters: dict, cwd: Path, env: dict, kernel: str,
-                  timeout: float, log: Path) -> "tuple[int | None, float]":
+                  timeout: float, log: Path, wrap=None) -> "tuple[int | None, float]":
     """Execute src -> dst in a papermill subprocess; returns (exit code or None on timeout, seconds).
+    wrap: a function of the command that returns the command to run (e.g. grading.sandbox.wrap).
 
     On timeout the papermill process group is killed; its kernel (in a session of its own) exits
     when it sees its parent gone. papermill saves dst as each cell starts, so it shows the progress.
@@ -126,6 +127,7 @@ def run_papermill(src: Path, dst: Path, parameters: dict, cwd: Path, env: dict, 
     params.write_text(json.dumps(parameters))  # JSON is YAML, which papermill's -f reads
     cmd = [sys.executable, "-m", "papermill", str(src), str(dst), "-f", str(params),
            "--cwd", str(cwd), "-k", kernel, "--no-progress-bar"]
+    cmd = wrap(cmd) if wrap else cmd
     start = time.monotonic()
     with open(log, "w") as f:
         proc = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT,
@@ -217,7 +219,7 @@ def export_html(executed: Path, html: Path) -> Path:
 
 
 def grade_notebook(src: Path, out_dir: Path, parameters: dict, cwd: Path, env: dict, kernel: str,
-                   timeout: float) -> dict:
+                   timeout: float, wrap=None) -> dict:
     """Run one notebook and describe the result (a summary.json entry)."""
     dst, log = out_dir / src.name, out_dir / "logs" / f"{src.stem}.log"
     entry = {"notebook": src.stem, "status": "ok", "runtime_s": None, "error": None,
@@ -226,7 +228,7 @@ def grade_notebook(src: Path, out_dir: Path, parameters: dict, cwd: Path, env: d
     unknown = unknown_parameters(src, parameters)
     if unknown:
         entry["warnings"].append(f"parameters not in the notebook's parameters cell: {unknown}")
-    rc, seconds = run_papermill(src, dst, parameters, cwd, env, kernel, timeout, log)
+    rc, seconds = run_papermill(src, dst, parameters, cwd, env, kernel, timeout, log, wrap)
     entry["runtime_s"] = round(seconds, 1)
     nb = json.loads(dst.read_text()) if dst.is_file() else None
     if rc is None:

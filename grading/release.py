@@ -57,13 +57,34 @@ def load_rubric(root: Path = ROOT) -> dict:
     return rubric_section("tasks", {"id", "notebook", "where", "points", "task"}, root)
 
 
+def load_model_item(root: Path = ROOT) -> dict:
+    """The rubric's `model:` item: how the model a student trains in notebook 03 is judged."""
+    path = Path(root) / RUBRIC
+    item = (yaml.safe_load(path.read_text()) or {}).get("model") or {}
+    missing = {"id", "points", "samples_per_digit", "steps", "floor", "target"} - set(item)
+    if missing or not 0 <= item.get("floor", 0) < item.get("target", 0) <= 1:
+        raise ReleaseError(f"{path}: the model item needs {sorted(missing) or 'floor < target in [0, 1]'}")
+    return item
+
+
 def public_rubric(path: Path) -> dict:
     """The rubric as students see it: the tasks without their hidden checks, the questions without
     their model answers."""
     rubric = yaml.safe_load(Path(path).read_text())
     return {"tasks": [{k: v for k, v in t.items() if k != "hidden"} for t in rubric["tasks"]],
             "questions": [{k: v for k, v in q.items() if k not in ("model", "before")}
-                          for q in rubric.get("questions", [])]}
+                          for q in rubric.get("questions", [])],
+            "model": rubric.get("model")}
+
+
+def solution_lines(root: Path = ROOT) -> set:
+    """The lines (stripped, over 8 characters) that only the solution regions of the course hold:
+    what must not appear in the student edition, nor in feedback a student receives."""
+    texts = {rel: (Path(root) / rel).read_text() for rel in edition_files(root) if rel.endswith(".py")}
+    rubric = load_rubric(root)
+    outside = "".join(strip_source(text, rubric) for text in texts.values())
+    return {line.strip() for text in texts.values() for lines in solution_regions(text).values()
+            for line in lines if len(line.strip()) > 8 and line.strip() not in outside}
 
 
 def stub(task: str, rubric: dict, indent: str) -> list:
@@ -119,19 +140,24 @@ def complete(folder: Path, tasks, root: Path = ROOT) -> list:
     return done
 
 
-def strip_source(text: str, rubric: dict, where: str = "<source>") -> str:
-    """`text` with each solution region stubbed and each hidden-test region removed.
+def strip_source(text: str, rubric: dict, where: str = "<source>", only=None) -> str:
+    """`text` with each solution region stubbed (only those of the tasks in `only`, when given: the
+    others stay as they are) and each hidden-test region removed.
     ReleaseError names the file and line of a marker that does not pair up or an unknown task."""
     out, region = [], None                      # region: (kind, task, line number) while inside one
     for n, line in enumerate(text.split("\n"), 1):
         begin = BEGIN.match(line)
-        if region is None and begin:
+        if region is None and begin and only is not None and begin.group(2) not in only:
+            out.append(line)                    # a region kept: its lines and markers go out as they are
+        elif region is None and begin:
             task = begin.group(2)
             if task not in rubric:
                 raise ReleaseError(f"{where}:{n}: solution region {task!r} is not a task of {RUBRIC} "
                                    f"(known: {', '.join(rubric)})")
             out += stub(task, rubric, begin.group(1))
             region = ("solution", task, n)
+        elif region is None and only is not None and END.match(line):
+            out.append(line)
         elif region is None and HIDDEN_BEGIN.match(line):
             region = ("hidden", None, n)
         elif region is None and (END.match(line) or HIDDEN_END.match(line)):

@@ -10,8 +10,8 @@ is never read.
 import argparse
 import json
 import os
-import resource
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,7 +22,8 @@ import torch
 
 from helpers.checkpoint import ROOT
 
-from .release import load_rubric
+from . import sandbox
+from .release import load_rubric, strip_source
 
 RUNNER = Path(__file__).with_name("task_runner.py")
 RTOL, ATOL = 1e-4, 1e-5
@@ -37,45 +38,74 @@ class TaskResult:
     message: str
 
 
-def _limits(memory_gb: float, cpu_s: int):
-    def apply():
-        os.setsid()                                                    # its own process group, killed as one
-        resource.setrlimit(resource.RLIMIT_AS, (int(memory_gb * 2 ** 30),) * 2)
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
-    return apply
-
-
 def target(entry: dict) -> str:
     """"module:Qualname" of a rubric entry's `where` ("helpers/schedule.py, NoiseSchedule.add_noise")."""
     path, qualname = (part.strip() for part in entry["where"].split(","))
     return f"{Path(path).stem}:{qualname}"
 
 
-def run_tasks(submission: Path, rubric: dict, seed: int, timeout: float = 300, memory_gb: float = 8,
-              root: Path = ROOT) -> dict:
-    """{task: outputs or {"error", "message"}} from the runner in a child process with `submission`
-    as its working directory (the other tasks the reference's, see task_runner); a crash, a timeout
-    or a missing result file gives every task an "error" entry saying so."""
-    tasks = list(rubric)
-    with tempfile.TemporaryDirectory(prefix="tasks-") as tmp:
-        out = Path(tmp) / "outputs.pt"
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
-        env.update(OMP_NUM_THREADS="1", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
-        cmd = [sys.executable, str(RUNNER), str(submission), str(root), str(seed), str(out),
-               *(f"{t}={target(e)}" for t, e in rubric.items())]
-        try:
-            proc = subprocess.run(cmd, cwd=submission, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  timeout=timeout, preexec_fn=_limits(memory_gb, int(timeout) + 5))
-            why = f"the check run ended with exit code {proc.returncode}: {proc.stderr.decode(errors='replace')[-300:]}"
-        except subprocess.TimeoutExpired:
-            why = f"the check run took over {timeout:g} s and was stopped"
-        try:
-            results = torch.load(out, weights_only=True)
-        except Exception:                                             # no file, or not one the runner wrote
-            return {t: {"error": "GraderError", "message": why} for t in tasks}
+def _run(cmd: list, cwd: Path, timeout: float, memory_gb: float, out: Path, tasks: list, scratch: Path) -> dict:
+    """Run one task_runner command; {task: outputs or error} from its result file."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
+    env.update(OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1",
+               TMPDIR=str(scratch), HOME=str(scratch), MPLCONFIGDIR=str(scratch))
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=sandbox.limits(memory_gb, int(timeout) + 5))
+    try:
+        _, err = proc.communicate(timeout=timeout)
+        why = f"the check run ended with exit code {proc.returncode}: {err.decode(errors='replace')[-300:]}"
+    except subprocess.TimeoutExpired:
+        why = f"the check run took over {timeout:g} s and was stopped"
+    finally:
+        sandbox.kill_group(proc)                                      # and whatever it started
+    try:
+        results = torch.load(out, weights_only=True)
+    except Exception:                                                 # no file, or not one the runner wrote
+        return {t: {"error": "GraderError", "message": why} for t in tasks}
     if "_run" in results:
         return {t: results["_run"] for t in tasks}
     return {t: results.get(t, {"error": "GraderError", "message": why}) for t in tasks}
+
+
+def reference_without(task: str, root: Path, dest: Path, rubric: dict) -> Path:
+    """A copy of the reference's helpers in dest/helpers with only `task` stubbed, and the runner:
+    what the process that checks `task` may see of the reference."""
+    for src in (Path(root) / "helpers").rglob("*.py"):
+        rel = src.relative_to(root)
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(strip_source(src.read_text(), rubric, str(rel), only={task}))
+    shutil.copy2(RUNNER, dest / RUNNER.name)
+    return dest
+
+
+def run_tasks(submission: Path, rubric: dict, seed: int, timeout: float = 300, memory_gb: float = 8,
+              root: Path = ROOT, isolate: "bool | None" = None) -> dict:
+    """{task: outputs or {"error", "message"}} from the runner in a child process with `submission`
+    as its working directory (the other tasks the reference's, see task_runner); a crash, a timeout
+    or a missing result file gives every task an "error" entry saying so.
+
+    isolate (default: where grading.sandbox is available, for any folder but the reference): one
+    process per task, in a sandbox where the reference course is hidden, only a scratch folder is
+    writable, and the reference's other tasks come from a copy without the task being checked, so
+    the submission can neither read nor call the reference's answer."""
+    submission, root = Path(submission).resolve(), Path(root).resolve()
+    nested = root == submission or root in submission.parents
+    isolate = sandbox.available()[0] and not nested if isolate is None else isolate
+    targets = {t: target(e) for t, e in rubric.items()}
+    results = {}
+    for group in ([[t] for t in rubric] if isolate else [list(rubric)]):
+        with tempfile.TemporaryDirectory(prefix="tasks-") as tmp:
+            scratch = Path(tmp)
+            out, runner, ref = scratch / "outputs.pt", RUNNER, root
+            if isolate:
+                ref = reference_without(group[0], root, scratch / "reference", rubric)
+                runner = ref / RUNNER.name
+            cmd = [sys.executable, str(runner), str(submission), str(ref), str(seed), str(out), ",".join(group),
+                   *(f"{t}={e}" for t, e in targets.items())]
+            if isolate:
+                cmd = sandbox.wrap(cmd, writable=[scratch], hide=[root])
+            results.update(_run(cmd, submission, timeout, memory_gb, out, group, scratch))
+    return results
 
 
 def compare(task: str, got: dict, want: dict) -> "str | None":
