@@ -6,7 +6,8 @@ The repository is the instructor's edition. The student edition is the same tree
   docstring around the region stay);
 - every `# BEGIN HIDDEN TESTS` ... `# END HIDDEN TESTS` region and every cell tagged `hidden` removed;
 - markdown between `<!-- BEGIN SOLUTION -->` and `<!-- END SOLUTION -->` (model answers) replaced by
-  an empty answer line;
+  an empty answer line, and the parts of .md files between `<!-- BEGIN INSTRUCTOR -->` and
+  `<!-- END INSTRUCTOR -->` (the README's tests, grading and benchmarks) left out;
 - notebook outputs and execution counts cleared;
 - the instructor's material left out (INSTRUCTOR_ONLY: the grader, the tests, the benchmarks, CI),
   and the rubric without its hidden checks.
@@ -30,6 +31,7 @@ END = re.compile(r"^\s*# END SOLUTION\s*$")
 HIDDEN_BEGIN = re.compile(r"^\s*# BEGIN HIDDEN TESTS\s*$")
 HIDDEN_END = re.compile(r"^\s*# END HIDDEN TESTS\s*$")
 MD_SOLUTION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.S)
+MD_INSTRUCTOR = re.compile(r"<!-- BEGIN INSTRUCTOR -->.*?<!-- END INSTRUCTOR -->\n?", re.S)   # README parts for teachers
 ANSWER_STUB = "_Your answer here: quote the numbers your notebook measured._"
 
 
@@ -222,6 +224,8 @@ def release(out: "str | Path", root: Path = ROOT, force: bool = False) -> dict:
         elif rel == str(RUBRIC):
             dst.write_text("# The assignment's tasks and written answers (the student edition).\n" +
                            yaml.safe_dump(public_rubric(src), sort_keys=False, allow_unicode=True))
+        elif rel.endswith(".md"):
+            dst.write_text(MD_INSTRUCTOR.sub("", src.read_text()))
         elif rel == "pyproject.toml":             # the grader's package is not in this edition
             dst.write_text(re.sub(r'packages\s*=\s*\[[^\]]*\]', 'packages = ["helpers"]', src.read_text()))
         else:

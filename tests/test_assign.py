@@ -53,7 +53,11 @@ def test_the_edition_leaves_out_the_instructors_material_and_keeps_the_data(edit
     out, _ = edition
     for gone in ("grading", "tests", "benchmarks", ".ci", "helpers/grade.py", "helpers/assign.py"):
         assert not (out / gone).exists(), gone
-    for kept in ("data/ddpm_mnist.pt", "data/mnist.npz", "scripts/setup.sh", "requirements.txt", "README.md"):
+    readme = (out / "README.md").read_text()
+    assert "## The notebooks" in readme and "bash scripts/setup.sh" in readme
+    for gone in ("For teachers", "Run the tests", "python -m helpers.grade", "python -m helpers.assign", "INSTRUCTOR"):
+        assert gone not in readme, gone
+    for kept in ("data/ddpm_mnist.pt", "data/mnist.npz", "scripts/setup.sh", "requirements.txt"):
         assert (out / kept).read_bytes() == (ROOT / kept).read_bytes(), kept
     assert 'packages = ["helpers"]' in (out / "pyproject.toml").read_text()
     public = (out / "assignment" / "rubric.yaml").read_text()
