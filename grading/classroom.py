@@ -29,16 +29,21 @@ from . import manual, sandbox
 from .release import load_model_item, load_rubric
 from .submission import write_reports
 
-def discover(folder: Path) -> list:
-    """The submissions in folder: its subfolders and .zip files, by name (hidden ones skipped)."""
-    return sorted(p for p in Path(folder).iterdir()
-                  if not p.name.startswith(".") and (p.is_dir() or p.suffix == ".zip"))
+def discover(folder: Path) -> dict:
+    """{name: path} of the submissions in folder: its subfolders and .zip files (hidden ones skipped);
+    a .zip is named by its stem, or stem-zip where a folder already has that name."""
+    found = sorted(p for p in Path(folder).iterdir()
+                   if not p.name.startswith(".") and (p.is_dir() or p.suffix == ".zip"))
+    names = {p.name: p for p in found if p.is_dir()}
+    for p in found:
+        if not p.is_dir():
+            names[p.stem if p.stem not in names else f"{p.stem}-zip"] = p
+    return names
 
 
-def grade_one(sub: Path, out: Path, args, isolate: bool) -> dict:
+def grade_one(name: str, sub: Path, out: Path, args, isolate: bool) -> dict:
     """Run grading.submission for one submission under its limits; returns its grade.json content
     (written by this process instead when the grader was killed, timed out or wrote nothing)."""
-    name = sub.name.removesuffix(".zip")
     outsub = out / name
     shutil.rmtree(outsub, ignore_errors=True)
     outsub.mkdir(parents=True)
@@ -47,7 +52,7 @@ def grade_one(sub: Path, out: Path, args, isolate: bool) -> dict:
     env.update(TMPDIR=str(work), HOME=str(work / "home"),
                JUPYTER_RUNTIME_DIR=str(work / "runtime"), MPLCONFIGDIR=str(work / "mpl"),
                PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS=str(args.threads))
-    cmd = [sys.executable, "-m", "grading.submission", str(sub.resolve()), "--out", str(outsub),
+    cmd = [sys.executable, "-m", "grading.submission", str(sub.resolve()), "--out", str(outsub), "--name", name,
            "--timeout", str(args.timeout)] + (["--quick"] if args.quick else []) \
         + (["--only", *args.only] if args.only else []) \
         + (["--samples-per-digit", str(args.samples_per_digit)] if args.samples_per_digit else [])
@@ -191,7 +196,7 @@ def grade_class(args) -> int:
     from tqdm.auto import tqdm
     start, grades = time.monotonic(), []
     with ThreadPoolExecutor(args.jobs) as pool, tqdm(total=len(subs), unit="submission") as bar:
-        futures = {pool.submit(grade_one, s, out, args, isolation[0]): s for s in subs}
+        futures = {pool.submit(grade_one, name, s, out, args, isolation[0]): s for name, s in subs.items()}
         for f in as_completed(futures):
             grades.append(f.result())
             bar.set_postfix_str(f"{grades[-1]['submission']}: {grades[-1]['status']}")

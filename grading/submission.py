@@ -196,14 +196,14 @@ def redact(executed: Path, lines: set) -> int:
 
 def grade_submission(submission: Path, out: Path, quick: bool = False, timeout: float = 1800,
                      only=None, samples_per_digit: "int | None" = None, kernel: str = "python3",
-                     reference: Path = ROOT) -> dict:
+                     reference: Path = ROOT, name: "str | None" = None) -> dict:
     """Grade one submission into out/ (see the module docstring); returns grade.json's content."""
     submission, out = Path(submission), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rubric, questions, item = load_rubric(reference), load_questions(reference), dict(load_model_item(reference))
     if samples_per_digit:
         item["samples_per_digit"] = samples_per_digit
-    grade = {"submission": submission.name.removesuffix(".zip"), "status": "graded", "message": "",
+    grade = {"submission": name or submission.name.removesuffix(".zip"), "status": "graded", "message": "",
              "quick": quick, "tasks": [], "filled_from_reference": [], "notebooks": [], "model": None,
              "answers": {q: "" for q in questions}, "flags": [], "seconds": None}
     start, work = time.monotonic(), Path(tempfile.mkdtemp(prefix="submission-"))
@@ -332,8 +332,10 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=1800, help="seconds per notebook (default %(default)s)")
     p.add_argument("--only", nargs="+", metavar="PREFIX", help="just these notebooks (e.g. 01 03)")
     p.add_argument("--samples-per-digit", type=int, help="the model item's samples per digit (default: the rubric's)")
+    p.add_argument("--name", help="the submission's name in the gradebook (default: the folder's or zip's)")
     args = p.parse_args(argv)
-    grade = grade_submission(args.submission, args.out, args.quick, args.timeout, args.only, args.samples_per_digit)
+    grade = grade_submission(args.submission, args.out, args.quick, args.timeout, args.only, args.samples_per_digit,
+                             name=args.name)
     print(f"{grade['submission']}: {grade['status']}, {grade['auto_points']:g}/{grade['auto_max']:g} points")
     return 0 if grade["status"] in ("graded", "invalid") else 1
 

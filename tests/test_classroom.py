@@ -197,6 +197,16 @@ def test_unpack_refuses_archives_that_escape_and_folders_without_the_course(tmp_
         unpack(tmp_path / "junk.zip", tmp_path / "w3")
 
 
+def test_submissions_are_folders_and_zips_with_distinct_names(tmp_path):
+    from grading.classroom import discover
+    for name in ("ann", "bob", ".hidden"):
+        (tmp_path / name).mkdir()
+    for name in ("ann.zip", "cid.zip", "notes.txt"):
+        (tmp_path / name).write_text("x")
+    assert {k: v.name for k, v in discover(tmp_path).items()} == {
+        "ann": "ann", "bob": "bob", "ann-zip": "ann.zip", "cid": "cid.zip"}
+
+
 def test_a_broken_notebook_file_is_named(tmp_path):
     (tmp_path / "01_x.ipynb").write_text("{oops")
     nb, problem = read_submitted(tmp_path / "01_x.ipynb")
