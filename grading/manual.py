@@ -18,6 +18,12 @@ SHEET = Path("manual") / "scores.csv"
 FIELDS = ["submission", "question", "points", "max_points", "comment"]
 
 
+def render(markdown: str) -> str:
+    """A student's markdown as HTML, with any HTML of theirs escaped (no script reaches the teacher)."""
+    import mistune
+    return mistune.create_markdown(escape=True)(markdown)
+
+
 def questions(root: Path = ROOT) -> dict:
     return load_questions(root)
 
@@ -82,8 +88,8 @@ def write_pages(out: Path, grades: list):
             blank = not answer.strip() or answer.strip() == ANSWER_STUB
             metrics = _metrics_of(g, q["notebook"])
             page.append(f"<h2>{html.escape(g['submission'])}</h2><table width='100%' border=1 cellpadding=6><tr>"
-                        f"<td width='50%' valign=top><b>Answer</b><pre style='white-space:pre-wrap'>"
-                        f"{'(no answer)' if blank else html.escape(answer)}</pre></td>"
+                        f"<td width='50%' valign=top><b>Answer</b>"
+                        f"{'<p>(no answer)</p>' if blank else render(answer)}</td>"
                         f"<td valign=top><b>Model answer with this student's numbers</b><p>"
                         f"{html.escape(model_answer(q, metrics)) if metrics else '(the notebook did not run)'}</p>"
                         "</td></tr></table>")

@@ -213,6 +213,11 @@ def test_a_broken_notebook_file_is_named(tmp_path):
     assert nb is None and "01_x.ipynb is not valid notebook JSON" in problem
 
 
+def test_answers_render_as_markdown_without_their_html():
+    assert manual.render("**x_T** has std 1 <script>alert(1)</script>") == \
+        "<p><strong>x_T</strong> has std 1 &lt;script&gt;alert(1)&lt;/script&gt;</p>\n"
+
+
 def test_bad_manual_scores_are_named_by_row(tmp_path):
     (tmp_path / "manual").mkdir()
     (tmp_path / manual.SHEET).write_text("submission,question,points,max_points,comment\n"
