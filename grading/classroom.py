@@ -61,7 +61,7 @@ def grade_one(name: str, sub: Path, out: Path, args, isolate: bool) -> dict:
     start, why = time.monotonic(), None
     with open(work / "grader.log", "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                preexec_fn=sandbox.limits(args.memory_gb))
+                                preexec_fn=sandbox.limits(args.memory_gb, cpu_s=args.submission_timeout * args.threads))
         try:
             rc = proc.wait(timeout=args.submission_timeout)
             if rc not in (0, 1):
@@ -83,6 +83,14 @@ def grade_one(name: str, sub: Path, out: Path, args, isolate: bool) -> dict:
     return grade
 
 
+def notes(grade: dict) -> str:
+    """Why a row looks as it does: the grader's message, its flags, the notebooks that did not run."""
+    parts = [grade.get("message", "")] + list(grade.get("flags", []))
+    parts += [f"{nb['notebook'][:2]}: {nb.get('description') or nb['status']}" for nb in grade.get("notebooks", [])
+              if nb["status"] != "ok"]
+    return "; ".join(p for p in parts if p)[:500]
+
+
 def item_columns(rubric: dict, item: dict) -> list:
     return [(tid, float(t["points"])) for tid, t in rubric.items()] + [(item["id"], float(item["points"]))]
 
@@ -95,17 +103,18 @@ def write_grades(out: Path, grades: list, scores: "dict | None" = None):
     scores = manual.read_scores(out) if scores is None else scores
     manual_max = sum(float(q["points"]) for q in questions.values())
     header = ["submission", "status", *(c for c, _ in columns), "auto_points", "auto_max", "manual_points",
-              "manual_max", "total", "percent"]
+              "manual_max", "total", "percent", "notes"]
     auto_max = sum(m for _, m in columns)
     rows = [["(maximum)", "", *(m for _, m in columns), auto_max, auto_max, manual_max, manual_max,
-             auto_max + manual_max, 100]]
+             auto_max + manual_max, 100, ""]]
     for g in sorted(grades, key=lambda g: g["submission"]):
         got = {t["id"]: float(t["points"]) for t in g.get("tasks", [])}
         got[item["id"]] = (g.get("model") or {}).get("points", 0.0)
         auto = sum(got.get(c, 0.0) for c, _ in columns)
         by_hand = sum(scores.get(g["submission"], {}).values())
         rows.append([g["submission"], g["status"], *(got.get(c, 0.0) for c, _ in columns), auto, auto_max,
-                     by_hand, manual_max, auto + by_hand, round(100 * (auto + by_hand) / (auto_max + manual_max), 1)])
+                     by_hand, manual_max, auto + by_hand, round(100 * (auto + by_hand) / (auto_max + manual_max), 1),
+                     notes(g)])
     tmp = out / "grades.csv.tmp"
     with open(tmp, "w", newline="") as f:
         csv.writer(f).writerows([header, *rows])

@@ -7,6 +7,7 @@ in; scores already entered survive a re-run of the grader.
 """
 import csv
 import html
+import json
 from pathlib import Path
 
 from helpers.checkpoint import ROOT
@@ -92,7 +93,8 @@ def write_pages(out: Path, grades: list):
                         f"{'<p>(no answer)</p>' if blank else render(answer)}</td>"
                         f"<td valign=top><b>Model answer with this student's numbers</b><p>"
                         f"{html.escape(model_answer(q, metrics)) if metrics else '(the notebook did not run)'}</p>"
-                        "</td></tr></table>")
+                        f"<details><summary>all numbers notebook {q['notebook']} recorded</summary><pre>"
+                        f"{html.escape(json.dumps(metrics, indent=0)[:4000])}</pre></details></td></tr></table>")
             key = (g["submission"], qid)
             rows.append(old.get(key) or {"submission": g["submission"], "question": qid,
                                          "points": "0" if blank else "", "max_points": q["points"],

@@ -105,18 +105,6 @@ def read_submitted(path: Path) -> tuple:
 
 # the model ------------------------------------------------------------------------------------
 
-def grid_png(images: torch.Tensor, nrow: int) -> bytes:
-    """A PNG of images (N, 1, H, W) in [0, 1], nrow to a row."""
-    import io
-
-    from PIL import Image
-    from torchvision.utils import make_grid
-    grid = make_grid(images, nrow=nrow, padding=1, pad_value=1.0)[0]
-    buf = io.BytesIO()
-    Image.fromarray((grid.clamp(0, 1) * 255).byte().numpy()).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def model_points(lo: float, item: dict) -> float:
     """Points for a Wilson lower bound lo: 0 at or below floor, all at or above target, linear between."""
     share = (lo - item["floor"]) / (item["target"] - item["floor"])
@@ -128,6 +116,7 @@ def judge_model(checkpoint: Path, item: dict, seed: int = 0) -> dict:
     reference's code, weights_only) and read them with the course classifier."""
     from helpers.classifier import load_classifier, predict
     from helpers.pipeline import load_pipeline
+    from helpers.plots import grid_png
     if not checkpoint.is_file():
         return {"status": "missing", "points": 0.0, "message": f"no trained model at {checkpoint.name}: "
                 "notebook 03 did not finish its training"}
@@ -152,7 +141,8 @@ def judge_model(checkpoint: Path, item: dict, seed: int = 0) -> dict:
                f"points scale from an interval starting at {item['floor']:.0%} to one starting at {item['target']:.0%}")
     return {"status": status, "points": points, "accuracy": k / n, "interval": [lo, hi], "n": n,
             "per_digit": per_digit, "message": message, "copies_shipped_model": same,
-            "grid_png": grid_png(images.view(10, -1, *images.shape[1:])[:, :8].reshape(-1, *images.shape[1:]), nrow=8)}
+            "grid_png": grid_png(images.view(10, -1, *images.shape[1:])[:, :8].reshape(-1, *images.shape[1:]), nrow=8,
+                                 title="your model: digits 0-9, a row each")}
 
 
 # stored outputs -------------------------------------------------------------------------------

@@ -58,7 +58,8 @@ def test_points_are_what_each_submission_earned(graded):
     assert auto == {name: 0 for name in auto}, auto
     partial = {t["id"]: t for t in graded["grades"]["partial"]["tasks"]}
     assert partial["add_noise"]["status"] == "failed" and "square roots" in partial["add_noise"]["message"]
-    assert graded["rows"]["empty"]["status"] == "invalid"
+    assert graded["rows"]["empty"]["status"] == "invalid" and "no helpers/ folder" in graded["rows"]["empty"]["notes"]
+    assert "timed out" in graded["rows"]["infinite_loop"]["notes"] and "MemoryError" in graded["rows"]["memory_hog"]["notes"]
     assert "no helpers/ folder" in graded["grades"]["empty"]["message"]
 
 
@@ -175,6 +176,19 @@ def test_the_untouched_student_edition_runs_every_notebook_to_the_end(tmp_path):
 def test_model_points_scale_between_floor_and_target():
     item = {"points": 3, "floor": 0.5, "target": 0.9}
     assert [model_points(lo, item) for lo in (0.3, 0.5, 0.7, 0.9, 0.99)] == [0, 0, 1.5, 3, 3]
+
+
+@pytest.mark.slow
+def test_the_model_item_reads_samples_and_names_a_missing_broken_or_copied_checkpoint(tmp_path):
+    from grading.release import load_model_item
+    from grading.submission import judge_model
+    item = {**load_model_item(), "samples_per_digit": 3}
+    shipped = judge_model(ROOT / "data" / "ddpm_mnist.pt", item)
+    assert shipped["n"] == 30 and shipped["copies_shipped_model"] and shipped["grid_png"][:4] == b"\x89PNG"
+    assert shipped["interval"][0] <= shipped["accuracy"] <= shipped["interval"][1]
+    assert judge_model(tmp_path / "none.pt", item)["status"] == "missing"
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    assert "cannot be judged" in judge_model(tmp_path / "junk.pt", item)["message"]
 
 
 def test_stale_outputs_are_metrics_that_moved_beyond_tolerance():
