@@ -26,6 +26,7 @@ from pathlib import Path
 from helpers.checkpoint import ROOT
 
 from . import manual, sandbox
+from .answers import load_questions
 from .release import load_model_item, load_rubric
 from .submission import write_reports
 
@@ -98,7 +99,7 @@ def item_columns(rubric: dict, item: dict) -> list:
 def write_grades(out: Path, grades: list, scores: "dict | None" = None):
     """OUT/grades.csv: one row per submission; the first row after the header holds the maxima.
     scores: {submission: {question: points}} from manual grading (None: read OUT/manual/scores.csv)."""
-    rubric, item, questions = load_rubric(), load_model_item(), manual.questions()
+    rubric, item, questions = load_rubric(), load_model_item(), load_questions()
     columns = item_columns(rubric, item)
     scores = manual.read_scores(out) if scores is None else scores
     manual_max = sum(float(q["points"]) for q in questions.values())

@@ -10,8 +10,6 @@ import html
 import json
 from pathlib import Path
 
-from helpers.checkpoint import ROOT
-
 from .answers import load_questions, model_answer
 from .release import ANSWER_STUB
 
@@ -23,10 +21,6 @@ def render(markdown: str) -> str:
     """A student's markdown as HTML, with any HTML of theirs escaped (no script reaches the teacher)."""
     import mistune
     return mistune.create_markdown(escape=True)(markdown)
-
-
-def questions(root: Path = ROOT) -> dict:
-    return load_questions(root)
 
 
 def histogram(values: list, bins: int = 10, width: int = 40) -> list:
@@ -51,7 +45,7 @@ def read_scores(out: Path, strict: bool = False) -> dict:
     """{submission: {question: points}} from OUT/manual/scores.csv (rows with no points skipped).
     strict: a ValueError naming the row for points that are not a number in [0, max_points] or an
     unknown question; otherwise such rows are skipped."""
-    path, known, scores = Path(out) / SHEET, questions(), {}
+    path, known, scores = Path(out) / SHEET, load_questions(), {}
     if not path.is_file():
         return scores
     with open(path, newline="") as f:
@@ -81,7 +75,7 @@ def write_pages(out: Path, grades: list):
         with open(Path(out) / SHEET, newline="") as f:
             old = {(r["submission"], r["question"]): r for r in csv.DictReader(f)}
     rows = []
-    for qid, q in questions().items():
+    for qid, q in load_questions().items():
         page = [f"<h1>Written answer <code>{html.escape(qid)}</code> ({q['points']} points)</h1>",
                 f"<p><i>{html.escape(' '.join(q['prompt'].split()))}</i></p>"]
         for g in sorted(grades, key=lambda g: g["submission"]):

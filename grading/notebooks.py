@@ -24,6 +24,8 @@ from pathlib import Path
 from helpers.checkpoint import ROOT
 from helpers.notebook import read_metrics
 
+from .sandbox import kill_group
+
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 PAPERMILL_CELLS = ("injected-parameters", "papermill-error-cell-tag")  # cells papermill adds
 
@@ -136,24 +138,12 @@ def run_papermill(src: Path, dst: Path, parameters: dict, cwd: Path, env: dict, 
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             rc = None
-            _kill_group(proc)
+            kill_group(proc, grace=10)
         except BaseException:  # Ctrl-C: papermill is in its own session and would not see it
-            _kill_group(proc)
+            kill_group(proc, grace=10)
             raise
     params.unlink(missing_ok=True)
     return rc, time.monotonic() - start
-
-
-def _kill_group(proc: subprocess.Popen):
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=wait)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def source_cells(nb: dict) -> list:

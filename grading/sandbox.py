@@ -80,10 +80,19 @@ def limits(memory_gb: float, cpu_s: "int | None" = None, new_session: bool = Tru
     return apply
 
 
-def kill_group(proc):
-    """SIGKILL proc's process group (a new session started by `limits`), then reap proc."""
+def kill_group(proc, grace: float = 0.0):
+    """Stop proc's process group (a session of its own): SIGTERM and up to `grace` seconds for proc to
+    exit, then SIGKILL for whatever is left; reaps proc."""
+    import signal
+    import subprocess
+    if grace:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=grace)
+        except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+            pass
     try:
-        os.killpg(proc.pid, 9)
+        os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     proc.wait()
