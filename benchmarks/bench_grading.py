@@ -7,7 +7,6 @@ run; prints submissions per minute and the speed-up.
 --only limits the notebooks each submission runs (default: notebook 01; "all" for every notebook).
 """
 import argparse
-import platform
 import subprocess
 import sys
 import tempfile
@@ -21,13 +20,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fixtures.classroom import make_class  # noqa: E402
 from grading import sandbox  # noqa: E402
 from grading.release import release  # noqa: E402
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+from helpers.unet import machine  # noqa: E402
 
 
 def main() -> int:
@@ -52,7 +45,7 @@ def main() -> int:
             run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             seconds = time.monotonic() - start
             rows.append((jobs, seconds, len(names) / seconds * 60, run.returncode))
-    print(f"machine: {cpu_name()}, {len(__import__('os').sched_getaffinity(0))} cores; sandbox "
+    print(f"machine: {machine()}, {len(__import__('os').sched_getaffinity(0))} cores; sandbox "
           f"{'on' if sandbox.available()[0] else 'off'}; {len(names)} submissions ({', '.join(names)}); "
           f"notebooks: {' '.join(args.only)}; quick mode")
     print("| jobs | seconds | submissions per minute | exit code |\n|---|---|---|---|")

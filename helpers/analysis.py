@@ -75,13 +75,15 @@ def snap_to_grid(ts, grid: torch.Tensor) -> list:
     return out
 
 
-def one_call(denoiser: Denoiser, x_t: torch.Tensor, t: int, y: torch.Tensor) -> torch.Tensor:
-    """x0_hat from one network call at timestep t, clipped to [-1, 1] as the samplers do (CPU)."""
-    return denoiser(x_t.to(denoiser.device), int(t), y.to(denoiser.device)).x0.clamp(-1, 1).cpu()
+def one_call(denoiser: Denoiser, x_t: torch.Tensor, t: int, y: torch.Tensor, guidance: float = 1.0) -> torch.Tensor:
+    """x0_hat from one network call at timestep t (two passes if guidance is not 0 or 1), clipped
+    to [-1, 1] as the samplers do (CPU)."""
+    return denoiser(x_t.to(denoiser.device), int(t), y.to(denoiser.device), guidance).x0.clamp(-1, 1).cpu()
 
 
 @torch.no_grad()
-def reverse_from(denoiser: Denoiser, x_t: torch.Tensor, t: int, y: torch.Tensor, steps: int = 50) -> torch.Tensor:
+def reverse_from(denoiser: Denoiser, x_t: torch.Tensor, t: int, y: torch.Tensor, steps: int = 50,
+                 guidance: float = 1.0) -> torch.Tensor:
     """Deterministic DDIM from x_t at timestep t down to x_0, on the `steps`-step grid over T
     (t must lie on it: see snap_to_grid). Returns x_0 (N, C, H, W) in [-1, 1] on CPU."""
     sampler = make_sampler("ddim", denoiser.schedule, steps)
@@ -89,15 +91,17 @@ def reverse_from(denoiser: Denoiser, x_t: torch.Tensor, t: int, y: torch.Tensor,
     if not len(hits):
         raise ValueError(f"t={t} is not on the {steps}-step DDIM grid {sampler.timesteps.tolist()[:4]}...; "
                          f"use snap_to_grid")
-    return reverse(denoiser, sampler, x_t, y, start=int(hits[0])).cpu()
+    return reverse(denoiser, sampler, x_t, y, start=int(hits[0]), guidance=guidance).cpu()
 
 
 def recovery_experiment(denoiser: Denoiser, x0: torch.Tensor, y: torch.Tensor, ts, steps: int = 50,
-                        classifier=None, hide_label: bool = False, seed: int = 0, progress: bool = True) -> dict:
+                        classifier=None, hide_label: bool = False, seed: int = 0, progress: bool = True,
+                        guidance: float = 1.0) -> dict:
     """Recover x0 (N, C, H, W) with labels y (N,) from x_t at each t in ts (snapped to the DDIM
     grid) two ways: one network call (one_call) and the many-step reverse process
     (reverse_from), from the same x_t. Both are told the label y, or the null label if hide_label
     (then the classifier's accuracy measures how much of the digit's identity was recovered).
+    guidance: the classifier-free guidance scale of both ways (1: the plain conditional model).
 
     Returns {"t", "alpha_bar", "calls_reverse", "mse_<way>", "acc_<way>" (None without a
     classifier), "gray_<way>"} as lists over t, with <way> in one_shot / reverse, "noise_mse" and
@@ -114,7 +118,8 @@ def recovery_experiment(denoiser: Denoiser, x0: torch.Tensor, y: torch.Tensor, t
            "calls_reverse": [int((grid <= t).sum()) for t in ts], "images": {}}
     for t in tqdm(ts, desc="one-shot vs reverse", disable=not progress):
         x_t = schedule.add_noise(x0, noise, torch.full((len(x0),), t))
-        outs = {"one_shot": one_call(denoiser, x_t, t, y_in), "reverse": reverse_from(denoiser, x_t, t, y_in, steps)}
+        outs = {"one_shot": one_call(denoiser, x_t, t, y_in, guidance),
+                "reverse": reverse_from(denoiser, x_t, t, y_in, steps, guidance)}
         per_image = {}                                     # way -> (MSE, mid-grey fraction) per image
         for way, x in outs.items():
             x01 = unnormalize_to_zero_to_one(x)

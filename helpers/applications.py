@@ -174,12 +174,6 @@ def completion_scores(x: torch.Tensor, x0: torch.Tensor, y: torch.Tensor, mask: 
 
 # restoration (SDEdit) ----------------------------------------------------------------------
 
-def add_pixel_noise(x01: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
-    """The degradation: Gaussian noise of std sigma (in [0, 1] pixel units), clipped to [0, 1]."""
-    g = torch.Generator().manual_seed(seed)
-    return (x01 + sigma * torch.randn(x01.shape, generator=g)).clamp(0, 1)
-
-
 def mean_filter(x01: torch.Tensor, size: int = 3) -> torch.Tensor:
     """The restoration baseline: each pixel replaced by the mean of its size x size neighbourhood
     (the part inside the image). (N, C, H, W) -> (N, C, H, W)."""

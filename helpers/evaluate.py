@@ -1,7 +1,8 @@
 """Scoring generated digits with the course classifier (helpers.classifier).
 
 * conditional accuracy: does the classifier see the digit that was asked for? (overall, per digit,
-  confusion matrix, mean confidence)
+  confusion matrix, mean confidence; the judge may abstain, "not a digit", which counts as wrong and
+  is reported as "abstained")
 * distances between generated and real digits on the classifier's 128-d penultimate features, an
   MNIST analogue of FID (Heusel et al. 2017) and KID (Binkowski et al. 2018):
   - Fréchet distance: biased at small n, so every figure comes with its n and the real-vs-real
@@ -17,7 +18,7 @@ from functools import lru_cache
 
 import torch
 
-from .classifier import Classifier, load_classifier, predict
+from .classifier import NOT_A_DIGIT, Classifier, load_classifier, predict
 from .data import mnist_tensors
 from .data import unnormalize_to_zero_to_one
 
@@ -39,21 +40,26 @@ def default_classifier() -> Classifier:
     return load_classifier()
 
 
-def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
-    """(num_classes, num_classes) counts; row = requested digit, column = what the classifier saw."""
-    return torch.bincount(target * num_classes + pred, minlength=num_classes ** 2).view(num_classes, num_classes)
+def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int = 10, columns: int = 11) -> torch.Tensor:
+    """(num_classes, columns) counts; row = requested digit, column = what the classifier saw (the
+    last column, NOT_A_DIGIT, counts the judge's abstentions)."""
+    return torch.bincount(target * columns + pred, minlength=num_classes * columns).view(num_classes, columns)
 
 
 def accuracy_report(probs: torch.Tensor, labels: torch.Tensor) -> dict:
-    """probs (N, 10), labels (N,) -> accuracy, per-digit accuracy, confusion matrix, confidence."""
+    """probs (N, 11) from the judge (or (N, 10) from a classifier that cannot abstain), labels (N,)
+    -> accuracy (an abstention counts as wrong), per-digit accuracy, the share and count of
+    abstentions, the (10, 11) confusion matrix and the mean confidence in the requested digit."""
     labels = torch.as_tensor(labels).long()
-    if probs.shape != (len(labels), 10):
-        raise ValueError(f"probs must be ({len(labels)}, 10), got {tuple(probs.shape)}")
+    if probs.dim() != 2 or len(probs) != len(labels) or probs.shape[1] not in (10, 11):
+        raise ValueError(f"probs must be ({len(labels)}, 11) or ({len(labels)}, 10), got {tuple(probs.shape)}")
     pred = probs.argmax(1)
     cm = confusion_matrix(pred, labels)
     per_digit = cm.diag().float() / cm.sum(1).clamp(min=1)
+    abstained = int((pred == NOT_A_DIGIT).sum())
     return {"accuracy": (pred == labels).float().mean().item(),
             "per_digit": per_digit.tolist(),
+            "abstained": abstained / max(len(labels), 1), "abstained_n": abstained,
             "confusion": cm,
             "confidence": probs.gather(1, labels[:, None]).mean().item()}
 

@@ -12,7 +12,10 @@ The time and class embeddings are summed into one vector, projected by every res
 added to its feature maps, so every block knows the noise level and the requested digit.
 """
 import math
+import os
+import platform
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -33,9 +36,32 @@ def pick_device(device: "str | torch.device | None" = None) -> torch.device:
     return torch.device("cpu")
 
 
+def machine() -> str:
+    """The CPU's model name, its thread count for torch and its kernels' instruction set, e.g.
+    "AMD EPYC, 2 threads, AVX2": what every timing and every wall-clock budget depends on."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+             if line.startswith("model name")]
+    name = names[0] if names else (platform.processor() or platform.machine())
+    return f"{name}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}"
+
+
+def bf16_pays(device: torch.device) -> bool:
+    """Whether bf16 autocast speeds this device up: CUDA with bf16 support, or a CPU whose kernels
+    run AVX-512 (there it doubles a small U-Net's training throughput). On an AVX2-only CPU bf16 is
+    emulated and 8-15x slower than float32 (benchmarks/bench_core.py prints the ratio). The
+    environment variable COURSE_BF16=0 / 1 overrides the guess."""
+    forced = os.environ.get("COURSE_BF16")
+    if forced in ("0", "1"):
+        return forced == "1" and device.type in ("cpu", "cuda")
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and torch.backends.cpu.get_cpu_capability() in ("AVX512", "AMX")
+
+
 def autocast(device: torch.device, enabled: bool = True):
-    """bf16 autocast on CPU and CUDA (it doubles CPU training throughput here); a no-op elsewhere."""
-    enabled = enabled and device.type in ("cpu", "cuda")
+    """bf16 autocast where it pays (bf16_pays: CUDA, AVX-512 CPUs); float32 elsewhere."""
+    enabled = enabled and bf16_pays(device)
     return torch.autocast(device_type=device.type if enabled else "cpu", dtype=torch.bfloat16,
                           enabled=enabled)
 

@@ -290,6 +290,33 @@ def steps_needed_to_generate(t: int, acc_one, acc_reverse, gray_one: float, gray
     return Verdict(status, text, {"noise": noise})
 
 
+def guidance_explains_one_step(t: int, plain: tuple, guided: tuple, w: float, n: int, ceiling: float = 0.9) -> Verdict:
+    """Do notebook 01's one call and notebook 04's one-step sampler (which runs at guidance scale w)
+    agree, and if not, is the guidance why? plain, guided: (one-call accuracy, reverse-process
+    accuracy) told the label, from t, at w = 1 and at w, each on n digits (None: no classifier).
+    Supported when guidance raises one call's accuracy beyond the binomial noise; cannot tell when
+    one call is at the ceiling already at w = 1 (the lower end of its Wilson interval at least
+    `ceiling`: then the two notebooks agree and there is nothing for guidance to explain), or
+    without a classifier; not supported otherwise."""
+    if None in (*plain, *guided):
+        return Verdict(CANNOT_TELL, "no classifier, so the guided digits were not read.", {})
+    noise = math.hypot(proportion_noise(plain[0], n), proportion_noise(guided[0], n))
+    d = differs(guided[0], plain[0], noise)
+    at_ceiling = wilson_interval(round(plain[0] * n), n)[0] >= ceiling
+    status = SUPPORTED if d > 0 else CANNOT_TELL if at_ceiling else NOT_SUPPORTED
+    text = (f"told the label, from t = {t}, one call makes the requested digit in {plain[0]:.0%} of {n} cases at w = 1 "
+            f"and {guided[0]:.0%} at w = {w:g} (noise ± {noise:.0%}); the reverse process in {plain[1]:.0%} and "
+            f"{guided[1]:.0%}. ")
+    text += {SUPPORTED: "Guidance is what lifts a single call: notebook 04's one-step sampler runs at the recommended "
+                        "scale, so it reads more digits from one step than the plain conditional call here.",
+             CANNOT_TELL: "One call is at the ceiling already without guidance, so the two notebooks agree: a single call "
+                          "makes a digit of the requested class, and guidance has nothing left to add that this n could "
+                          "show. What the many steps add is sharpness (the grey fractions above).",
+             NOT_SUPPORTED: "Guidance does not lift a single call beyond the noise, so it does not explain a one-step "
+                            "sampler reading more digits than one call here."}[status]
+    return Verdict(status, text, {"noise": noise, "gain": guided[0] - plain[0], "ceiling": at_ceiling})
+
+
 def complete_noise_blocks_recovery(lost: Verdict, closer: Verdict, sharper: Verdict) -> Verdict:
     """"Adding complete noise at one time creates too much difficulty for recovering the initial
     image" (hence noise is removed gradually). Two parts, combined with combine(): from complete
@@ -566,7 +593,7 @@ def ema_has_lower_loss(steps, ema, raw, shipped: "dict | None" = None, predictio
     """Do the EMA weights end with a lower validation loss than the raw ones?
 
     steps, ema, raw: a Trainer history's evaluation steps and validation losses of the EMA and raw
-    weights, under a constant learning rate after warm-up (a time budget); shipped: the shipped
+    weights; shipped: the shipped
     model's stored history ("step", "val_loss", "val_loss_raw"; trained longer, the learning rate
     decayed to the end, its loss the MSE of its `prediction` target), which answers the same
     question for a longer run. Supported when the final EMA loss is the lower, not supported when
@@ -576,8 +603,8 @@ def ema_has_lower_loss(steps, ema, raw, shipped: "dict | None" = None, predictio
     raw_wins = [s for s, e, r in zip(steps, ema, raw) if r <= e]
     status = SUPPORTED if gap > 0 else NOT_SUPPORTED if gap < 0 else CANNOT_TELL
     if gap > 0:
-        why = ("With a constant learning rate the raw weights keep jumping around the bottom of the valley, and their "
-               "average sits nearer to it" + (f"; the raw weights won only at steps {raw_wins}, where the average still "
+        why = ("Each update makes the raw weights jump around the bottom of the valley, and their average over the "
+               "last updates sits nearer to it" + (f"; the raw weights won only at steps {raw_wins}, where the average still "
                                               "remembered the worse weights of the first steps." if raw_wins else "."))
     else:
         why = ("Here the raw weights win: so early in training the weights improve faster than they jitter, and the "
@@ -661,30 +688,43 @@ def loss_curve_matches_val_loss(ts, eps_mse, val_loss: float, tol: float = 0.15)
                    {"average": avg})
 
 
-def gap_is_the_target(ts, mine, ref, x0_ref, reference: float, T: int, prediction: str) -> Verdict:
-    """Where is a model furthest behind a reference model, and is that the reference's target?
-    mine, ref: eps-MSE at each t in ts; x0_ref: the reference's implied x0 error; reference: the
-    average digit's MSE; prediction: the reference model's target. Supported when the reference
-    predicts v and the largest loss ratio lies in the last quarter of t (near t = T a v model's
-    implied eps is almost x_t: its eps error vanishes whatever its training), not supported otherwise."""
+def gap_is_the_target(ts, mine, ref, x0_ref, reference: float, T: int, prediction: str,
+                      own_prediction: str = "eps") -> Verdict:
+    """Where is a model furthest behind a reference model, and why? mine, ref: eps-MSE at each t in
+    ts (a v model's is that of the eps its v implies); x0_ref: the reference's implied x0 error;
+    reference: the average digit's MSE; prediction, own_prediction: the reference's and the
+    model's targets. numbers["same_target"] says which question was asked:
+
+    * different targets: is the gap the reference's target? Supported when the reference predicts v
+      and the largest loss ratio lies in the last quarter of t (near t = T a v model's implied eps
+      is almost x_t: its eps error vanishes whatever its training), not supported otherwise;
+    * the same target: is the gap training alone, the model behind at every t? Supported when the
+      ratio is at least 1 everywhere, partly when the model is ahead somewhere."""
     r = [float(m) / float(f) if float(f) > 0 else math.inf for m, f in zip(mine, ref)]
     kmax, kmin = max(range(len(r)), key=r.__getitem__), min(range(len(r)), key=r.__getitem__)
-    t_gap = int(ts[kmax])
-    target = prediction == "v" and t_gap > 3 * T / 4
+    t_gap, same = int(ts[kmax]), prediction == own_prediction
     x0_max = max(float(e) for e in x0_ref)
     text = (f"against the shipped model, the trained one is furthest behind at t = {t_gap} ({_times_loss(r[kmax])} its "
             f"loss) and closest at t = {ts[kmin]} ({_times_loss(r[kmin])}).")
-    if target:
+    if same:
+        status = SUPPORTED if r[kmin] >= 1 else PARTLY
+        text += (f" Both predict `{prediction}` with the same U-Net, so the comparison is like for like and the gap is "
+                 + ("training alone: the shipped model, trained longer, is ahead at every t." if status == SUPPORTED else
+                    f"training, but not everywhere: at t = {ts[kmin]} the model trained here is ahead."))
+    elif prediction == "v" and t_gap > 3 * T / 4:
+        status = SUPPORTED
         text += (" That gap is the shipped model's target, not its training: it predicts `v`, and near t = T its "
                  "implied `eps = sqrt(alpha_bar) v + sqrt(1 - alpha_bar) x_t` is almost `x_t` itself, so its eps error "
                  "all but vanishes while its image error "
                  + (f"stays below the average-digit guess at every t (at most {x0_max:.3f}; right panel). "
                     if x0_max <= reference else f"reaches {x0_max:.3f}. ")
-                 + "An eps model cannot say much about `x0` where `x_t` is all noise; a v model can (the last exercise).")
+                 + f"A model that predicts `{own_prediction}` cannot say much about `x0` where `x_t` is all noise; a v "
+                 "model can.")
     else:
+        status = NOT_SUPPORTED
         text += f" The shipped model predicts `{prediction}`; the gap is not where a v target would explain it."
-    return Verdict(SUPPORTED if target else NOT_SUPPORTED, text,
-                   {"t_gap": t_gap, "ratio_max": r[kmax], "ratio_min": r[kmin], "start": t_gap > T / 2})
+    return Verdict(status, text, {"t_gap": t_gap, "ratio_max": r[kmax], "ratio_min": r[kmin], "start": t_gap > T / 2,
+                                  "same_target": same, "prediction": prediction})
 
 
 def loss_predicts_digits(models: Verdict, weights: Verdict, gap: Verdict) -> Verdict:
@@ -704,8 +744,10 @@ def loss_predicts_digits(models: Verdict, weights: Verdict, gap: Verdict) -> Ver
     g = gap.numbers
     text = (head + f" Per noise level the trained model falls furthest behind at t = {g['t_gap']} "
             f"({_times_loss(g['ratio_max'])} the shipped model's loss), near the {'start' if g['start'] else 'end'} of "
-            "the reverse process" + (": the shipped model's target (`v`) more than its training." if gap.status ==
-                                     SUPPORTED else "."))
+            "the reverse process" + (
+                ": the same target and U-Net, so that is the shorter training." if g.get("same_target") else
+                f": the shipped model's target (`{g.get('prediction', 'v')}`) more than its training."
+                if gap.status == SUPPORTED else "."))
     return combine([models, weights], text)
 
 
@@ -733,6 +775,25 @@ def _apart(p1: float, n1: int, p2: float, n2: int) -> int:
     -1 if below, 0 if the intervals overlap."""
     a, b = wilson_interval(round(p1 * n1), n1), wilson_interval(round(p2 * n2), n2)
     return 1 if a[0] > b[1] else -1 if a[1] < b[0] else 0
+
+
+def judge_on_pure_noise(votes, names, level: float = 0.9) -> Verdict:
+    """Does the judge call pure noise "not a digit"? votes: how often it answered each class on the
+    images x_T, (11,) with the last NOT_A_DIGIT (or (10,) for a judge that cannot abstain); names: the
+    classes' names. Supported when the abstentions' Wilson interval lies above `level`; otherwise
+    the early accuracy of the digit it prefers is its default answer, not a visible digit."""
+    votes = [int(v) for v in votes]
+    n = sum(votes)
+    abstained = votes[10] if len(votes) > 10 else 0
+    top = max(range(min(len(votes), 10)), key=votes.__getitem__)
+    lo, hi = wilson_interval(abstained, n)
+    status = SUPPORTED if lo >= level else NOT_SUPPORTED if hi < level else CANNOT_TELL
+    text = (f"on {n} pure-noise images x_T the judge answers \"not a digit\" for {abstained / n:.0%} "
+            f"({_pct(lo)}–{_pct(hi)}); its likeliest digit, {names[top]}, for {votes[top] / n:.0%}")
+    text += {SUPPORTED: ", so an early accuracy above zero is a digit it can see, not a default answer.",
+             NOT_SUPPORTED: f", so the early accuracy of {names[top]} is the judge's default answer, not a visible digit.",
+             CANNOT_TELL: "; too few images to say whether it abstains reliably."}[status]
+    return Verdict(status, text, {"abstained": abstained / n, "top": top, "top_share": votes[top] / n})
 
 
 def recognisable_in_window(crossing: float, band=None, lo: float = 0.4, hi: float = 0.6) -> Verdict:
@@ -1290,13 +1351,16 @@ def resampling_helps(once: dict, resampled: dict, n: int, tries: int, mask: str 
     return Verdict(v.status, text, {"accuracy_once": b, "accuracy_resampled": a, "noise": noise})
 
 
-def sdedit_restores(curve: dict, baseline: tuple, t_match: int, n: int) -> Verdict:
+def sdedit_restores(curve: dict, baseline: tuple, t_match: int, n: int, ceiling: float = 0.9) -> Verdict:
     """Does SDEdit make noisy digits recognisable again?
 
     curve: helpers.applications.restoration_curve's result (first entry: the noisy input) on n
     digits; baseline: (PSNR, accuracy) of the mean filter; t_match: the noise-matching timestep.
     Supported when the best starting t beats the noisy input's accuracy beyond two binomial
-    standard errors. The numbers are the restore_* metrics the notebook records.
+    standard errors, not supported when it is worse beyond them; cannot tell within them, and
+    also when the judge already reads the noisy inputs (the lower end of their Wilson interval at
+    least `ceiling`): digits that were never unrecognisable cannot show a restoration by accuracy.
+    The numbers are the restore_* metrics the notebook records.
     """
     ts, ps, ac = curve["t"][1:], curve["psnr"][1:], curve["accuracy"][1:]
     p0, a0 = curve["psnr"][0], curve["accuracy"][0]
@@ -1304,15 +1368,19 @@ def sdedit_restores(curve: dict, baseline: tuple, t_match: int, n: int) -> Verdi
     gain, psnr_there = ac[ka] - a0, ps[ka] - p0
     noise = lambda p, q: 2 * math.sqrt((p * (1 - p) + q * (1 - q)) / n)
     status = better(ac[ka], a0, noise(ac[ka], a0)).status
-    text = (f"the noisy inputs have a PSNR of {p0:.1f} dB and the classifier recognises {a0:.0%} of them (it was "
-            f"trained on clean digits only); the mean filter gives {baseline[0]:.1f} dB and {baseline[1]:.0%}. "
+    readable = wilson_interval(round(a0 * n), n)[0] >= ceiling
+    if readable and status == SUPPORTED:
+        status = CANNOT_TELL
+    text = (f"the noisy inputs have a PSNR of {p0:.1f} dB and the judge reads {a0:.0%} of them"
+            + (" already: they were never unrecognisable, so accuracy cannot show a restoration here" if readable else "")
+            + f"; the mean filter gives {baseline[0]:.1f} dB and {baseline[1]:.0%}. "
             f"SDEdit's accuracy peaks at **{ac[ka]:.0%} when starting from t = {ts[ka]}** "
             f"(± {noise(ac[ka], a0):.0%} on {n} digits; the noise-matching level is t = {t_match}), with a PSNR of "
             f"{ps[ka]:.1f} dB there; its best PSNR is {ps[kp]:.1f} dB (t = {ts[kp]}). ")
     if differs(ac[ka], ac[-1], noise(ac[ka], ac[-1])) > 0:
         text += (f"Started from t = {ts[-1]} it recognises only {ac[-1]:.0%}: that noisy, the model (not told the "
                  "digit) no longer restores, it invents a new one. ")
-    if abs(psnr_there) < 1.5 and gain > 0.2:
+    if abs(psnr_there) < 1.5 and gain > 0.2 and not readable:
         text += (f"PSNR hardly moves ({psnr_there:+.1f} dB) while recognisability rises by {100 * gain:.0f} points: a "
                  "generative restoration redraws the strokes, a little displaced, and a pixel-wise score punishes a "
                  "displaced stroke as much as noise. Judge restorations by what they are for.")
@@ -1323,7 +1391,7 @@ def sdedit_restores(curve: dict, baseline: tuple, t_match: int, n: int) -> Verdi
             "restore_psnr_gain": ps[kp] - p0, "restore_t_best": ts[kp], "restore_t_match": t_match,
             "restore_accuracy_noisy": a0, "restore_accuracy_gain": gain, "restore_t_best_accuracy": ts[ka],
             "restore_accuracy_best": ac[ka], "restore_accuracy_meanfilter": baseline[1],
-            "restore_accuracy_largest_t": ac[-1]}
+            "restore_accuracy_largest_t": ac[-1], "restore_input_readable": readable}
     return Verdict(status, text, nums)
 
 

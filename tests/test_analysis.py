@@ -127,6 +127,14 @@ def test_recovery_experiment_can_hide_the_label(schedule):
     assert 0 <= res["acc_reverse"][0] <= 1
 
 
+def test_recovery_experiment_passes_the_guidance_scale_on(schedule):
+    model, den = oracle(schedule)
+    an.recovery_experiment(den, torch.zeros(2, 1, 28, 28), torch.tensor([4, 5]), ts=[9], steps=5, progress=False,
+                           guidance=2.0)
+    assert model.seen_labels and all((y == 10).any() and (y == 4).any() for y in model.seen_labels), \
+        "a guided call runs the conditional and the unconditional pass in one batch"
+
+
 # what the network listens to ------------------------------------------------------------------
 
 def test_label_sweep_keeps_image_and_label_order(schedule):

@@ -5,7 +5,7 @@ import torch
 
 from helpers import NoiseSchedule, UNet, UNetConfig
 from helpers import applications as app
-from helpers.classifier import Classifier
+from helpers.classifier import Classifier, add_pixel_noise
 from helpers.clip import DEFAULT_CLIP, HELDOUT_TEMPLATES, DIGIT_NUMERALS, class_prompts
 from helpers.pipeline import DIGIT_NAMES, Pipeline
 from helpers.samplers import Denoiser, make_sampler
@@ -157,7 +157,7 @@ def test_sdedit_shapes_and_grid():
 def test_pixel_noise_and_matching_t():
     schedule = NoiseSchedule(1000)
     x = torch.full((2, 1, 28, 28), 0.5)
-    noisy = app.add_pixel_noise(x, 0.2, seed=0)
+    noisy = add_pixel_noise(x, 0.2, torch.Generator().manual_seed(0))
     assert noisy.min() >= 0 and noisy.max() <= 1 and abs((noisy - x).std().item() - 0.2) < 0.02
     t1, t2 = app.matching_t(schedule, 0.1), app.matching_t(schedule, 0.4)
     assert 0 < t1 < t2 < 1000
@@ -172,7 +172,7 @@ def test_restoration_curve_starts_with_the_degraded_input():
     torch.manual_seed(0)
     den = Denoiser(UNet(UNetConfig(base=8, mults=(1, 2))).eval(), schedule)     # 28 x 28, for the classifier
     clean01 = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    degraded01 = app.add_pixel_noise(clean01, 0.2)
+    degraded01 = add_pixel_noise(clean01, 0.2, torch.Generator().manual_seed(0))
     y = torch.tensor([0, 1, 2, 3])
     curve = app.restoration_curve(den, clean01, degraded01, y, [10, 60], Classifier().eval(), steps=10,
                                   progress=False)

@@ -1,6 +1,7 @@
 """The benchmark scripts run end to end (a few seconds of training, a handful of digits); their
 figures belong to benchmarks/RESULTS.md, not to a test."""
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -117,3 +118,19 @@ def test_bench_shipped_fp32_samples_without_autocast(monkeypatch, capsys):
     assert seen == [True, True, False, False]            # the bf16 argument of score() and of the timing
     out = capsys.readouterr().out
     assert "bf16 autocast; ink" in out and "fp32; ink" in out
+
+
+def test_bench_core_leaves_the_precision_choice_as_it_found_it(monkeypatch):
+    bench = load("bench_core")
+    monkeypatch.delenv("COURSE_BF16", raising=False)
+    bench.train_throughput(bench.UNet(UNetConfig(base=8, mults=(1, 2))), True, batch=4, steps=1)
+    assert "COURSE_BF16" not in os.environ
+
+
+def test_bench_judge_prints_the_targets(monkeypatch, capsys):
+    bench = load("bench_judge")
+    monkeypatch.setattr(sys, "argv", ["bench_judge.py", "--n", "300"])
+    rc = bench.main()
+    out = capsys.readouterr().out
+    assert '"not a digit"' in out and "≥ 99.3%" in out and out.count("| yes |") + out.count("| NO |") == 5
+    assert rc == (1 if "| NO |" in out else 0)

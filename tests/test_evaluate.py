@@ -51,6 +51,15 @@ def test_confusion_and_accuracy_report():
         ev.accuracy_report(probs[:, :5], labels)
 
 
+def test_an_abstention_counts_as_wrong_and_is_reported():
+    labels = torch.tensor([0, 0, 1, 2, 3])
+    probs = torch.nn.functional.one_hot(torch.tensor([0, 10, 1, 10, 3]), 11).float()   # two "not a digit"
+    r = ev.accuracy_report(probs, labels)
+    assert r["accuracy"] == pytest.approx(0.6) and r["abstained"] == pytest.approx(0.4) and r["abstained_n"] == 2
+    assert r["confusion"].shape == (10, 11) and r["confusion"][:, 10].sum() == 2
+    assert r["per_digit"][0] == 0.5 and r["per_digit"][2] == 0.0
+
+
 def sparse_features(n, g):
     """ReLU-like features: 8 dense units and 8 rare ones (active for 1 % of images, like the
     classifier's penultimate units that are silent on most digits)."""
@@ -143,7 +152,7 @@ def test_classifier_accuracy_with_a_classifier_that_always_says_three():
     clf = Classifier().eval()
     with torch.no_grad():
         clf.head[-1].weight.zero_()
-        clf.head[-1].bias.copy_(torch.arange(10) == 3)
+        clf.head[-1].bias.copy_(torch.arange(11) == 3)
     y = torch.tensor([3, 3, 1, 0])
     assert ev.classifier_accuracy(clf, torch.rand(4, 1, 28, 28), y) == pytest.approx(0.5)
 

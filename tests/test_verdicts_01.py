@@ -177,3 +177,13 @@ def test_paired_noise_and_per_image_grey():
     x = torch.tensor([0.0, 0.5, 1.0, 0.5]).view(2, 1, 1, 2)
     assert mid_gray_fraction(x, per_image=True).tolist() == [0.5, 0.5]
     assert mid_gray_fraction(x) == pytest.approx(0.5)
+
+
+def test_guidance_explains_one_step():
+    from helpers.verdicts import guidance_explains_one_step
+    yes = guidance_explains_one_step(999, (0.05, 0.92), (0.6, 0.98), 1.5, 64)
+    assert yes.status == SUPPORTED and "lifts a single call" in yes.text and yes.numbers["gain"] > 0.5
+    assert guidance_explains_one_step(999, (0.05, 0.92), (0.08, 0.95), 1.5, 64).status == NOT_SUPPORTED
+    top = guidance_explains_one_step(999, (1.0, 0.94), (1.0, 1.0), 1.5, 64)         # nothing left to explain
+    assert top.status == CANNOT_TELL and top.numbers["ceiling"] and "agree" in top.text
+    assert guidance_explains_one_step(999, (None, None), (None, None), 1.5, 64).status == CANNOT_TELL

@@ -147,8 +147,8 @@ def test_gap_at_large_t_is_the_v_target():
     v = gap_is_the_target(TS, mine, ref, [0.001, 0.01, 0.05, 0.08, 0.09, 0.095], 0.1, 1000, "v")
     assert v.status == SUPPORTED and v.numbers["t_gap"] == 999 and "200x" in v.text
     assert "stays below the average-digit guess" in v.text and v.numbers["start"]
-    v = gap_is_the_target(TS, mine, ref, [0.001, 0.01, 0.05, 0.08, 0.09, 0.095], 0.1, 1000, "eps")
-    assert v.status == NOT_SUPPORTED                                                   # an eps reference
+    v = gap_is_the_target(TS, mine, ref, [0.001, 0.01, 0.05, 0.08, 0.09, 0.095], 0.1, 1000, "eps", "v")
+    assert v.status == NOT_SUPPORTED and not v.numbers["same_target"]                  # an eps reference
 
 
 def test_gap_at_small_t_is_training():
@@ -156,6 +156,16 @@ def test_gap_at_small_t_is_training():
     v = gap_is_the_target(TS, mine, ref, [0.001] * 6, 0.1, 1000, "v")
     assert v.status == NOT_SUPPORTED and v.numbers["t_gap"] == 0 and not v.numbers["start"]
     assert "3.00x its loss" in v.text
+
+
+def test_gap_with_the_same_target_is_training():
+    mine, ref = [0.6, 0.2, 0.05, 0.02, 0.005, 0.001], [0.2, 0.18, 0.04, 0.015, 0.004, 0.0005]
+    v = gap_is_the_target(TS, mine, ref, [0.001] * 6, 0.1, 1000, "v", own_prediction="v")
+    assert v.status == SUPPORTED and v.numbers["same_target"] and "like for like" in v.text
+    ahead = gap_is_the_target(TS, mine, [0.2, 0.18, 0.04, 0.015, 0.004, 0.002], [0.001] * 6, 0.1, 1000, "v", "v")
+    assert ahead.status == PARTLY and "is ahead" in ahead.text
+    later = loss_predicts_digits(Verdict(SUPPORTED, ""), Verdict(SUPPORTED, ""), v)
+    assert "shorter training" in later.text
 
 
 def test_loss_predicts_digits_combines_the_two_comparisons():

@@ -200,3 +200,13 @@ def test_check_params_accepts_a_list_of_choices():
     for bad in (["ddim", "euler"], [], "ddim"):
         with pytest.raises(ValueError, match="sweep_samplers"):
             check_params({"sweep_samplers": bad}, sweep_samplers=rule)
+
+
+def test_judge_on_pure_noise():
+    from helpers.verdicts import judge_on_pure_noise
+    names = [str(d) for d in range(10)]
+    ok = judge_on_pure_noise([0] * 8 + [2, 0, 198], names)
+    assert ok.status == SUPPORTED and ok.numbers["abstained"] == 0.99
+    old = judge_on_pure_noise([0] * 8 + [200, 0], names)               # the 10-class judge read noise as 8
+    assert old.status == NOT_SUPPORTED and old.numbers["top"] == 8 and "default answer" in old.text
+    assert judge_on_pure_noise([1] + [0] * 9 + [18], names).status == CANNOT_TELL   # 18 of 19: too few to say
