@@ -24,7 +24,6 @@ digits per second, and the time to generate 100 digits in one batch (samplers of
     python benchmarks/bench_recipes.py --recipes ours            # one recipe
 """
 import argparse
-import platform
 import time
 
 import torch
@@ -33,6 +32,7 @@ from helpers import Trainer, TrainConfig, UNetConfig, mnist_tensors
 from helpers.evaluate import evaluate_samples
 from helpers.pipeline import Pipeline
 from helpers.samplers import network_calls
+from helpers.unet import machine
 
 # (sampler, steps, guidance, bf16); the first one also scores every training budget
 RECIPES = {
@@ -119,8 +119,7 @@ def main():
     if sorted(args.budgets) != args.budgets or min(args.budgets) <= 0:
         ap.error("--budgets must be positive and increasing")
     n_of = {"baseline": args.baseline_n or args.n, "ours": args.n}
-    print(f"machine: {platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}; n = {n_of}")
+    print(f"machine: {machine()}, torch {torch.__version__}; n = {n_of}")
     results = {}
     for name in args.recipes:
         rows, trainer, last = train_rows(name, RECIPES[name], args.budgets, n_of[name])

@@ -52,6 +52,17 @@ def proportion_noise(p: float, n: int, z: float = 1.96) -> float:
     return (hi - lo) / 2
 
 
+def difference_noise(p1: float, p2: float, n: int) -> float:
+    """The noise of the difference of two proportions, each measured on n items (their
+    proportion_noise added in quadrature)."""
+    return math.hypot(proportion_noise(p1, n), proportion_noise(p2, n))
+
+
+def at_ceiling(p: float, n: int, level: float = 0.9) -> bool:
+    """Is a proportion p of n items at the ceiling: the lower end of its Wilson interval >= level?"""
+    return wilson_interval(round(p * n), n)[0] >= level
+
+
 # generic verdicts -----------------------------------------------------------------------------
 
 def at_least(value: float, level: float, noise: float = 0.0, claim: str = "", unit: str = "") -> Verdict:
@@ -279,7 +290,7 @@ def steps_needed_to_generate(t: int, acc_one, acc_reverse, gray_one: float, gray
     if acc_one is None or acc_reverse is None:
         return Verdict(CANNOT_TELL, f"told the label, from t = {t}: {grey}; no classifier, so which digit was made "
                                     f"was not measured.", {})
-    noise = math.hypot(proportion_noise(acc_one, n), proportion_noise(acc_reverse, n))
+    noise = difference_noise(acc_one, acc_reverse, n)
     d = differs(acc_reverse, acc_one, noise)
     status = SUPPORTED if d > 0 else NOT_SUPPORTED if d < 0 else CANNOT_TELL
     text = (f"told the label, from t = {t}: the classifier reads the requested digit in {acc_one:.0%} of one-call "
@@ -300,10 +311,10 @@ def guidance_explains_one_step(t: int, plain: tuple, guided: tuple, w: float, n:
     without a classifier; not supported otherwise."""
     if None in (*plain, *guided):
         return Verdict(CANNOT_TELL, "no classifier, so the guided digits were not read.", {})
-    noise = math.hypot(proportion_noise(plain[0], n), proportion_noise(guided[0], n))
+    noise = difference_noise(plain[0], guided[0], n)
     d = differs(guided[0], plain[0], noise)
-    at_ceiling = wilson_interval(round(plain[0] * n), n)[0] >= ceiling
-    status = SUPPORTED if d > 0 else CANNOT_TELL if at_ceiling else NOT_SUPPORTED
+    top = at_ceiling(plain[0], n, ceiling)
+    status = SUPPORTED if d > 0 else CANNOT_TELL if top else NOT_SUPPORTED
     text = (f"told the label, from t = {t}, one call makes the requested digit in {plain[0]:.0%} of {n} cases at w = 1 "
             f"and {guided[0]:.0%} at w = {w:g} (noise ± {noise:.0%}); the reverse process in {plain[1]:.0%} and "
             f"{guided[1]:.0%}. ")
@@ -314,7 +325,7 @@ def guidance_explains_one_step(t: int, plain: tuple, guided: tuple, w: float, n:
                           "show. What the many steps add is sharpness (the grey fractions above).",
              NOT_SUPPORTED: "Guidance does not lift a single call beyond the noise, so it does not explain a one-step "
                             "sampler reading more digits than one call here."}[status]
-    return Verdict(status, text, {"noise": noise, "gain": guided[0] - plain[0], "ceiling": at_ceiling})
+    return Verdict(status, text, {"noise": noise, "gain": guided[0] - plain[0], "ceiling": top})
 
 
 def complete_noise_blocks_recovery(lost: Verdict, closer: Verdict, sharper: Verdict) -> Verdict:
@@ -1137,7 +1148,7 @@ def clip_improves_sampling(method: str, plain: dict, other: dict, n: int, kid_no
     (evaluate.real_vs_real_spread). Supported when accuracy or KID improves beyond its noise and
     neither gets worse, not supported when one gets worse and neither improves, partly when one
     improves and the other gets worse, cannot tell when both change within the noise."""
-    acc_noise = math.hypot(proportion_noise(plain["weak_acc"], n), proportion_noise(other["weak_acc"], n))
+    acc_noise = difference_noise(plain["weak_acc"], other["weak_acc"], n)
     moves = [differs(other["weak_acc"], plain["weak_acc"], acc_noise), differs(plain["kid"], other["kid"], kid_noise)]
     up, down = 1 in moves, -1 in moves
     status = PARTLY if up and down else SUPPORTED if up else NOT_SUPPORTED if down else CANNOT_TELL
@@ -1368,7 +1379,7 @@ def sdedit_restores(curve: dict, baseline: tuple, t_match: int, n: int, ceiling:
     gain, psnr_there = ac[ka] - a0, ps[ka] - p0
     noise = lambda p, q: 2 * math.sqrt((p * (1 - p) + q * (1 - q)) / n)
     status = better(ac[ka], a0, noise(ac[ka], a0)).status
-    readable = wilson_interval(round(a0 * n), n)[0] >= ceiling
+    readable = at_ceiling(a0, n, ceiling)
     if readable and status == SUPPORTED:
         status = CANNOT_TELL
     text = (f"the noisy inputs have a PSNR of {p0:.1f} dB and the judge reads {a0:.0%} of them"

@@ -68,3 +68,9 @@ def test_verdict_renders_as_markdown_and_rejects_unknown_status():
     assert v._repr_markdown_() == "**Supported:** x is 3." and str(v) == "Supported: x is 3."
     with pytest.raises(ValueError, match="unknown verdict status"):
         Verdict("maybe", "")
+
+
+def test_difference_noise_and_ceiling():
+    from helpers.verdicts import at_ceiling, difference_noise, proportion_noise
+    assert difference_noise(0.5, 0.5, 100) == pytest.approx(2 ** 0.5 * proportion_noise(0.5, 100))
+    assert at_ceiling(1.0, 64) and not at_ceiling(1.0, 16) and not at_ceiling(0.9, 1000)
