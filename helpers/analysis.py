@@ -571,13 +571,6 @@ def seconds_per_step(configs: dict, x, y, batch_size: int = 64, probe_steps: int
     return {k: min(v) for k, v in times.items()}
 
 
-def equal_time_steps(configs: dict, seconds: float, x, y, batch_size: int = 64, **probe_kw) -> dict:
-    """Training steps that fill `seconds` for each {name: UNetConfig}, from seconds_per_step.
-    Returns {name: (steps, seconds per step)}."""
-    sps = seconds_per_step(configs, x, y, batch_size, **probe_kw)
-    return {k: (max(1, int(seconds / s)), s) for k, s in sps.items()}
-
-
 @torch.no_grad()
 def sampling_ms_per_image(denoiser: Denoiser, n: int = 100, repeats: int = 3) -> float:
     """Time of one network evaluation per image, in ms, for a batch of n: the fastest of `repeats`

@@ -355,6 +355,38 @@ def _validate(clip, x_val, y_val, step, history, bar):
     bar.set_postfix(val_zero_shot=f"{history['val_zero_shot'][-1]:.3f}")
 
 
+# judging generated digits ------------------------------------------------------------------
+
+def judge_digits(clip: Clip, images01: torch.Tensor, labels, template: str = "a handwritten {}",
+                 classifier=None) -> dict:
+    """Every judgement of N generated digits that notebook 05 compares: CLIP and the classifier.
+
+    images01: (N, 1, 28, 28) in [0, 1]; labels: the requested digits (N,). Returns {"score": (N,)
+    CLIP score against the own prompt, "score_other": (N,) mean against the other nine digits'
+    prompts, "pred_clip", "pred_clf": (N,) readings (zero-shot; the classifier's 10 = not a digit),
+    "zero_shot", "classifier": accuracy_report dicts, "clip_per_digit", "other_per_digit": (10,)
+    mean scores, "conf_per_digit": (10,) the classifier's mean probability of the requested digit,
+    "rank_clip", "rank_clf": the ten digits, easiest first (the classifier's ties broken by its
+    confidence)}.
+    """
+    from .classifier import predict
+    from .evaluate import accuracy_report, default_classifier
+    y = check_labels(labels)
+    score = clip_scores(clip, images01, prompts_for(y, template))
+    with torch.no_grad():
+        score_all = 100 * image_embeds(clip, images01) @ text_embeds(clip, class_prompts(template)).T   # (N, 10)
+    score_other = score_all.cpu().masked_fill(F.one_hot(y, 10).bool(), float("nan")).nanmean(1)
+    p_clip, (p_clf, _) = zero_shot(clip, images01), predict(classifier or default_classifier(), images01)
+    per = lambda v: torch.stack([v[y == d].float().mean() for d in range(10)])
+    zs, clf = accuracy_report(p_clip, y), accuracy_report(p_clf, y)
+    conf = per(p_clf.gather(1, y[:, None])[:, 0])
+    clip_digit = per(score)
+    return {"score": score, "score_other": score_other, "pred_clip": p_clip.argmax(1), "pred_clf": p_clf.argmax(1),
+            "zero_shot": zs, "classifier": clf, "clip_per_digit": clip_digit, "other_per_digit": per(score_other),
+            "conf_per_digit": conf, "rank_clip": sorted(range(10), key=lambda d: -clip_digit[d].item()),
+            "rank_clf": sorted(range(10), key=lambda d: (-clf["per_digit"][d], -conf[d].item()))}
+
+
 # improving generation with CLIP ---------------------------------------------------------------
 
 def best_of_n(clip: Clip, candidates01: torch.Tensor, texts):
@@ -397,6 +429,31 @@ def clip_guidance(clip: Clip, texts, scale: float):
         step.x = step.x + scale * schedule.alpha_bar_at(step.t_prev, step.x).sqrt() * grad.to(step.x.dtype)
 
     return guide
+
+
+def clip_loss(clip: Clip, weight: float, t_max: int = 600, template: str = "a handwritten {}"):
+    """A training loss term for Trainer.train_step(extra_loss=...): CLIP during training.
+
+    For the batch's labelled images with t <= t_max it predicts x0_hat from x_t (one more U-Net
+    pass; x_t as in the diffusion loss) and adds weight * (1 - cos(CLIP(x0_hat), CLIP(prompt))):
+    the gradient pulls the network's clean-image estimate towards what CLIP reads as the requested
+    digit. CLIP's weights are frozen (requires_grad off). Returns f(model, schedule, x0, y, t, noise).
+    """
+    clip.model.requires_grad_(False)
+    with torch.no_grad():
+        e_class = text_embeds(clip, class_prompts(template))            # (10, D)
+
+    def loss(model, schedule, x0, y, t, noise):
+        keep = (y != model.null_label) & (t <= t_max)
+        if not keep.any():
+            return x0.new_zeros(())
+        x_t = schedule.add_noise(x0[keep], noise[keep], t[keep])
+        out = model(x_t, t[keep], y[keep]).float()
+        x0_hat = schedule.convert(out, x_t, t[keep].cpu(), model.config.prediction).x0.clamp(-1, 1)
+        cos = (image_embeds(clip, unnormalize_to_zero_to_one(x0_hat)) * e_class.to(x0.device)[y[keep]]).sum(-1)
+        return weight * (1 - cos).sum() / len(y)
+
+    return loss
 
 
 def clip_guided_sample(pipe, clip: Clip, labels, texts=None, scale: float = 0.2, steps: int = 50,

@@ -728,7 +728,7 @@ def plot_equal_time(curves: dict, images: dict):
     samples of each {name: images (N, 1, H, W) in [0, 1]}, one row per name."""
     fig, (a0, a1) = new_figure(12, 3.4, ncols=2, width_ratios=[1, 1.6])
     plot_curves(curves, "training time (s, from the measured step time)", "validation loss (raw weights)", ax=a0,
-                marker="o", logy=True, title="loss at equal time")
+                marker="o", logy=True, title="what each variant's steps cost in time")
     show_grid(torch.cat([x[:10] for x in images.values()]), nrow=10, ax=a1, row_labels=list(images),
               col_labels=[str(d) for d in range(10)], title="samples (EMA weights)")
     return fig

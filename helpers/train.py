@@ -153,9 +153,11 @@ class Trainer:
 
     # one step ---------------------------------------------------------------------------------
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, total: int) -> float:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, total: int, extra_loss=None) -> float:
         """One optimisation step on a random batch of (x, y); its randomness depends only on
-        (seed, step). x: (N, C, H, W) in [-1, 1] on CPU; y: (N,)."""
+        (seed, step). x: (N, C, H, W) in [-1, 1] on CPU; y: (N,). extra_loss(model, schedule, x0, y,
+        t, noise) -> scalar is added to the diffusion loss (e.g. helpers.clip.clip_loss); the batch
+        is the same with or without it."""
         c, n = self.config, len(x)
         spe = max(1, n // c.batch_size)                      # steps per epoch (last partial batch dropped)
         epoch, k = divmod(self.step, spe)
@@ -172,6 +174,8 @@ class Trainer:
         with autocast(dev, c.bf16):
             loss = diffusion_loss(self.model, self.schedule, x0.to(dev), y0.to(dev), t.to(dev),
                                   noise.to(dev), c.loss_weighting, c.min_snr_gamma)
+            if extra_loss is not None:
+                loss = loss + extra_loss(self.model, self.schedule, x0.to(dev), y0.to(dev), t.to(dev), noise.to(dev))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if c.grad_clip:

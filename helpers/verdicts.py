@@ -1055,6 +1055,20 @@ def clip_score_carries_digit(score_mean: float, per_digit, margin: float, noise:
     return Verdict(status, text, {"margin": margin, "noise": noise})
 
 
+def digits_at_ceiling(per_digit, n: int, level: float = 0.9) -> Verdict:
+    """Are a model's digits at the ceiling, where a ranking of easy and hard digits is noise?
+    per_digit: the classifier's accuracy on each digit, n samples each. Supported (at the ceiling)
+    when every digit's Wilson interval starts at or above level, not supported otherwise."""
+    lows = [wilson_interval(round(a * n), n)[0] for a in per_digit]
+    ceiling = min(lows) >= level
+    worst = min(range(len(per_digit)), key=lambda d: per_digit[d])
+    text = (f"the classifier reads {min(per_digit):.0%} to {max(per_digit):.0%} of each digit (n = {n} per digit); "
+            f"the lowest 95% interval starts at {min(lows):.0%}" + (
+                f", at or above {level:.0%} for every digit: at the ceiling, where an order of the ten digits is "
+                f"noise." if ceiling else f", below {level:.0%} (digit {worst}): there are mistakes to rank."))
+    return Verdict(SUPPORTED if ceiling else NOT_SUPPORTED, text, {"at_ceiling": ceiling, "lowest": min(lows)})
+
+
 def _rank_part(rank, values, noise, claimed, top: int, hard: bool) -> str:
     """One half of easy_and_hard_digits: are the claimed digits among the `top` easiest (hard: the
     `top` hardest) of rank, beyond the noise of the values at the group's edge?"""
@@ -1140,7 +1154,8 @@ def clip_second_validator(agree: float, n: int, n_disputed: int, n_shown: int, b
 
 
 def clip_improves_sampling(method: str, plain: dict, other: dict, n: int, kid_noise: float, cost: str,
-                           plain_same_budget: "float | None" = None, kid_real: "float | None" = None) -> Verdict:
+                           plain_same_budget: "float | None" = None, kid_real: "float | None" = None,
+                           digits: str = "the weakest digits'") -> Verdict:
     """Can CLIP improve generation without retraining? plain, other: {"weak_acc" (classifier accuracy
     on the n samples of the weakest digits), "clip" (their mean CLIP score), "kid" (the 10-digit set's
     kernel distance to real digits)} for plain sampling and for `method`. Accuracy noise: binomial
@@ -1154,7 +1169,7 @@ def clip_improves_sampling(method: str, plain: dict, other: dict, n: int, kid_no
     status = PARTLY if up and down else SUPPORTED if up else NOT_SUPPORTED if down else CANNOT_TELL
     same = f"; {plain_same_budget:.1%} over all candidates" if plain_same_budget is not None else ""
     real = f"; two disjoint sets of real test digits are {kid_real:.4f} apart" if kid_real is not None else ""
-    text = (f"{method} moves the weakest digits' classifier accuracy from {plain['weak_acc']:.1%} (plain{same}) to "
+    text = (f"{method} moves {digits} classifier accuracy from {plain['weak_acc']:.1%} (plain{same}) to "
             f"**{other['weak_acc']:.1%}** (noise ± {acc_noise:.1%}, {n} samples), their CLIP score from "
             f"{plain['clip']:.1f} to {other['clip']:.1f}, and the 10-digit KID to real digits from {plain['kid']:.4f} "
             f"to **{other['kid']:.4f}** (noise ± {kid_noise:.4f}{real}). It costs {cost}. ")
@@ -1163,7 +1178,7 @@ def clip_improves_sampling(method: str, plain: dict, other: dict, n: int, kid_no
              PARTLY: "It improves one measure beyond the noise and worsens the other.",
              CANNOT_TELL: "Both changes are within the sampling noise."}[status]
     if plain["weak_acc"] >= 0.99:
-        text += (" The plain samples of even the weakest digits are already almost all read correctly, so there is "
+        text += (" The plain samples are already almost all read correctly, so there is "
                  "little accuracy to gain.")
     return Verdict(status, text, {"moves": moves, "acc_noise": acc_noise})
 
@@ -1503,27 +1518,39 @@ def guidance_expressive_verdict(plain: list, diversity_real: float) -> Verdict:
                            f"samples of a digit more alike, not more varied.", {"diversity": [a["diversity"], b["diversity"]]})
 
 
-def attention_verdict(accuracy: dict, steps: dict, n: int, seconds: float, trained_level: float = 0.9) -> Verdict:
-    """Does attention improve the digits at equal training time? accuracy, steps: {variant: value},
-    the first variant without attention; n generated digits per variant. Supported if some
-    attention variant is more accurate beyond two binomial standard errors, not supported if none is
-    (and cannot tell when even the best variant is below trained_level: the budget compares
-    untrained models)."""
+def attention_verdict(accuracy: dict, seconds: dict, n: int, steps: int, trained_level: float = 0.9) -> Verdict:
+    """Does attention improve the digits at equal training steps? accuracy, seconds: {variant:
+    share of n generated digits read as requested, training seconds}, the first variant without
+    attention. Supported if some attention variant is more accurate beyond the noise of the
+    difference (difference_noise); not supported if the plain U-Net is trained (>= trained_level)
+    and every attention variant is less accurate beyond that noise; cannot tell otherwise: when
+    the differences are inside the noise (the text names the smallest gain n digits could have
+    shown), when even the best variant is untrained, or when every variant is at the ceiling
+    (the lower end of its interval >= 0.99: nothing is left to improve)."""
     names = list(accuracy)
     base, a0 = names[0], accuracy[names[0]]
-    parts, wins, losses = [], [], []
+    parts, wins, losses, noises = [], [], [], []
     for k in names[1:]:
-        noise = 2 * math.sqrt((a0 * (1 - a0) + accuracy[k] * (1 - accuracy[k])) / n)
+        noise = difference_noise(accuracy[k], a0, n)
+        noises.append(noise)
         d = differs(accuracy[k], a0, noise)
         (wins if d > 0 else losses if d < 0 else []).append(k)
-        parts.append(f"{k}: {steps[k]} steps (no attention: {steps[base]}), accuracy "
-                     f"{100 * (accuracy[k] - a0):+.1f} points ± {100 * noise:.1f}")
+        parts.append(f"{k} {accuracy[k]:.1%} ({100 * (accuracy[k] - a0):+.1f} points ± {100 * noise:.1f}, "
+                     f"{seconds[k] / seconds[base]:.1f}x the training time)")
     best = max(accuracy.values())
-    status = SUPPORTED if wins else CANNOT_TELL if best < trained_level else NOT_SUPPORTED
-    text = (f"against the U-Net without attention ({a0:.1%}) after {seconds:g} s each: " + "; ".join(parts) + "."
-            + (f" The best variant reads only {best:.0%} of its digits, so this compares the first minutes of "
-               f"training, not trained models." if best < trained_level else ""))
-    return Verdict(status, text, {"wins": wins, "losses": losses})
+    ceiling = all(at_ceiling(a, n, 0.99) for a in accuracy.values())
+    trained = best >= trained_level
+    status = (SUPPORTED if wins else NOT_SUPPORTED if trained and len(losses) == len(names) - 1
+              else CANNOT_TELL)
+    tied = trained and not ceiling and not wins and not losses
+    text = (f"after {steps} training steps each, the U-Net without attention reads {a0:.1%} of {n} digits; "
+            + "; ".join(parts) + "."
+            + (f" The best variant reads only {best:.0%} of its digits, so this compares undertrained models."
+               if not trained else "")
+            + (f" Every difference is inside its noise: a gain of more than about {100 * max(noises):.0f} points "
+               f"would have shown at this n, a smaller one cannot be told from chance." if tied else "")
+            + (" Every variant is at the ceiling, where n digits cannot show a gain." if ceiling and not wins else ""))
+    return Verdict(status, text, {"wins": wins, "losses": losses, "ceiling": ceiling})
 
 
 def colour_path_verdict(colour: dict, lit: dict, n: int, chance: float = 0.1) -> Verdict:
@@ -1538,3 +1565,19 @@ def colour_path_verdict(colour: dict, lit: dict, n: int, chance: float = 0.1) ->
             + ", ".join(f"{k.upper()} {v:.0%}" for k, v in lit.items() if k != "real")
             + f", training discs {lit['real']:.0%}.")
     return Verdict(status, text, {"best": best, "lower": lo})
+
+
+def resolution_verdict(small: tuple, large: tuple, step_ratio: float, names=("MNIST", "CIFAR-10")) -> Verdict:
+    """Does the second dataset offer a higher resolution? small, large: image shapes (C, H, W);
+    step_ratio: the measured training-step time of the same U-Net on large over small. Supported
+    when its side is at least twice as long, partly when longer but less than twice (what the
+    images add is then mostly elsewhere, e.g. colour), not supported when it is no longer."""
+    (c0, h0, w0), (c1, h1, w1) = small, large
+    side, pixels, values = h1 / h0, (h1 * w1) / (h0 * w0), (c1 * h1 * w1) / (c0 * h0 * w0)
+    status = SUPPORTED if side >= 2 else PARTLY if side > 1 else NOT_SUPPORTED
+    text = (f"{names[1]} images are {h1}x{w1} with {c1} channel{'s' * (c1 > 1)} against {names[0]}'s {h0}x{w0} "
+            f"with {c0}: {side:.2f}x the side, {pixels:.2f}x the pixels and {values:.2f}x the values per image. "
+            f"The same U-Net takes {step_ratio:.2f}x the time per training step on them."
+            + (f" The resolution is barely higher; what {names[1]} adds is colour and photographs' content."
+               if status == PARTLY and c1 > c0 else ""))
+    return Verdict(status, text, {"side": side, "pixels": pixels, "values": values, "step_ratio": step_ratio})

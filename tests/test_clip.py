@@ -12,11 +12,11 @@ from PIL import Image
 from transformers import (AutoImageProcessor, AutoProcessor, AutoTokenizer, CLIPConfig, CLIPImageProcessor,
                           CLIPModel, CLIPTokenizer)
 
-from helpers import NoiseSchedule, Pipeline, UNetConfig
+from helpers import NoiseSchedule, Pipeline, Trainer, TrainConfig, UNetConfig
 from helpers.clip import (DEFAULT_CLIP, DIGIT_NUMERALS, HELDOUT_TEMPLATES, TRAIN_TEMPLATES, Clip, all_captions,
-                          best_of_n, build_tokenizer, class_prompts, clip_guidance, clip_guided_sample, clip_scores,
-                          image_embeds, load_clip, mnist_image_processor, pixel_values, prompts_for, save_clip,
-                          small_clip_config, text_embeds, zero_shot, zero_shot_accuracy)
+                          best_of_n, build_tokenizer, class_prompts, clip_guidance, clip_guided_sample, clip_loss,
+                          clip_scores, image_embeds, judge_digits, load_clip, mnist_image_processor, pixel_values,
+                          prompts_for, save_clip, small_clip_config, text_embeds, zero_shot, zero_shot_accuracy)
 from helpers.data import mnist_tensors, random_subset
 from helpers.samplers import Step, make_sampler
 from helpers.data import unnormalize_to_zero_to_one
@@ -223,3 +223,49 @@ def test_shipped_clip_zero_shot_accuracy_with_heldout_prompts():
     clip = load_clip()
     x, y = random_subset(*mnist_tensors("test"), 1000, seed=123)
     assert zero_shot_accuracy(clip, unnormalize_to_zero_to_one(x), y, HELDOUT_TEMPLATES) >= 0.95
+
+
+# CLIP during training and the judgements of notebook 05 ---------------------------------------
+
+def test_clip_loss_pulls_x0_hat_towards_the_prompt_and_skips_null_labels(tiny_clip, digits):
+    x01, y = digits
+    trainer = Trainer(UNetConfig(base=8, mults=(1, 2), prediction="v"), TrainConfig(batch_size=8, T=100, sample_steps=0))
+    loss = clip_loss(tiny_clip, 1.0, t_max=50)
+    x0, noise, t = x01[:8] * 2 - 1, torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(0)), torch.full((8,), 10)
+    value = loss(trainer.model, trainer.schedule, x0, y[:8], t, noise)
+    assert value.dim() == 0 and 0 < value.item() <= 2                       # 1 - cos lies in [0, 2]
+    value.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trainer.model.parameters())
+    assert all(p.grad is None for p in tiny_clip.model.parameters())        # CLIP stays frozen
+    null = torch.full((8,), trainer.model.null_label)
+    assert loss(trainer.model, trainer.schedule, x0, null, t, noise).item() == 0
+    assert loss(trainer.model, trainer.schedule, x0, y[:8], torch.full((8,), 60), noise).item() == 0   # t > t_max
+
+
+def test_train_step_adds_the_extra_loss_on_the_same_batch(digits):
+    x01, y = digits
+    make = lambda: Trainer(UNetConfig(base=8, mults=(1, 2)), TrainConfig(batch_size=8, T=100, sample_steps=0))
+    seen = []
+    def extra(value):
+        def f(model, schedule, x0, y0, t, noise):
+            seen.append((x0, y0, t, noise))
+            return torch.tensor(value)
+        return f
+    plain = make().train_step(x01 * 2 - 1, y, total=10, extra_loss=extra(0.0))
+    more = make().train_step(x01 * 2 - 1, y, total=10, extra_loss=extra(5.0))
+    assert abs(more - plain - 5.0) < 1e-5
+    for a, b in zip(*seen):
+        torch.testing.assert_close(a, b)
+
+
+def test_judge_digits_returns_both_judges_per_image_and_per_digit(tiny_clip):
+    x_test, y_test = mnist_tensors("test")
+    x = torch.stack([x_test[(y_test == d).nonzero()[k, 0]] for k in range(4) for d in range(10)])   # 4 of each
+    y = torch.arange(10).repeat(4)
+    J = judge_digits(tiny_clip, unnormalize_to_zero_to_one(x), y)
+    assert J["score"].shape == J["score_other"].shape == J["pred_clf"].shape == (40,)
+    assert J["clip_per_digit"].shape == J["conf_per_digit"].shape == (10,)
+    assert sorted(J["rank_clip"]) == sorted(J["rank_clf"]) == list(range(10))
+    assert J["classifier"]["accuracy"] >= 0.9                               # real digits, the shipped judge
+    with pytest.raises(ValueError, match="unknown digit label"):
+        judge_digits(tiny_clip, unnormalize_to_zero_to_one(x[:2]), [3, 12])

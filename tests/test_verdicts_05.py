@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from helpers.evaluate import mean_noise
-from helpers.verdicts import (CANNOT_TELL, NOT_SUPPORTED, PARTLY, SUPPORTED, clip_improves_sampling,
+from helpers.verdicts import (CANNOT_TELL, NOT_SUPPORTED, PARTLY, SUPPORTED, clip_improves_sampling, digits_at_ceiling,
                               clip_score_carries_digit, clip_second_validator, easy_and_hard_digits,
                               rankings_agree)
 
@@ -115,3 +115,16 @@ def test_clip_improves_sampling_on_each_side():
 def test_mean_noise():
     assert mean_noise([1.0, 3.0]) == pytest.approx(2 * 2 ** 0.5 / 2 ** 0.5)      # std sqrt(2), n = 2
     assert mean_noise([5.0]) == float("inf")
+
+
+def test_digits_at_ceiling_on_each_side():
+    v = digits_at_ceiling([0.99, 1.0] + [1.0] * 8, 100)
+    assert v.status == SUPPORTED and v.numbers["at_ceiling"] and "noise" in v.text
+    v = digits_at_ceiling([0.8, 1.0] + [0.95] * 8, 100)
+    assert v.status == NOT_SUPPORTED and "digit 0" in v.text
+
+
+def test_clip_improves_sampling_names_the_digits_it_judges():
+    plain, other = {"weak_acc": 0.6, "clip": 80, "kid": 0.05}, {"weak_acc": 0.8, "clip": 82, "kid": 0.05}
+    v = clip_improves_sampling("a CLIP loss", plain, other, 1000, 0.01, "c", digits="all digits'")
+    assert v.status == SUPPORTED and "all digits' classifier accuracy" in v.text

@@ -1,6 +1,7 @@
 """The verdicts of notebook 07 (the report's three improvements), each on both sides of its threshold."""
 from helpers.verdicts import (CANNOT_TELL, NOT_SUPPORTED, PARTLY, SUPPORTED, attention_verdict, colour_path_verdict,
-                              guidance_expressive_verdict, guidance_window_kind, guidance_window_verdict)
+                              guidance_expressive_verdict, guidance_window_kind, guidance_window_verdict,
+                              resolution_verdict)
 
 
 def row(w, acc, fd, nfe, interval=None, diversity=5.0):
@@ -37,14 +38,27 @@ def test_guidance_and_expressive_outputs():
 
 
 def test_attention_verdict_needs_a_gain_beyond_the_noise_and_a_trained_model():
-    steps = {"none": 1000, "7x7": 900}
-    assert attention_verdict({"none": 0.92, "7x7": 0.97}, steps, 1000, 100).status == SUPPORTED
-    assert attention_verdict({"none": 0.95, "7x7": 0.955}, steps, 1000, 100).status == NOT_SUPPORTED
-    v = attention_verdict({"none": 0.20, "7x7": 0.21}, steps, 300, 100)
-    assert v.status == CANNOT_TELL and "first minutes" in v.text          # both models still untrained
+    secs = {"none": 100, "7x7": 130}
+    v = attention_verdict({"none": 0.92, "7x7": 0.97}, secs, 1000, 800)
+    assert v.status == SUPPORTED and "1.3x the training time" in v.text
+    v = attention_verdict({"none": 0.924, "7x7": 0.932}, secs, 500, 800)       # trained, a tie inside the noise
+    assert v.status == CANNOT_TELL and "inside its noise" in v.text and "more than about 3 points" in v.text
+    assert attention_verdict({"none": 0.97, "7x7": 0.90}, secs, 1000, 800).status == NOT_SUPPORTED   # worse
+    v = attention_verdict({"none": 0.20, "7x7": 0.21}, secs, 300, 800)
+    assert v.status == CANNOT_TELL and "undertrained" in v.text            # both models still untrained
+    v = attention_verdict({"none": 0.998, "7x7": 1.0}, secs, 1000, 800)    # both at the ceiling
+    assert v.status == CANNOT_TELL and v.numbers["ceiling"] and "ceiling" in v.text
 
 
 def test_colour_path_verdict_against_chance():
     lit = {"ddim": 0.3, "ddpm": 0.2, "real": 0.17}
     assert colour_path_verdict({"ddim": 0.5, "ddpm": 0.84}, lit, 100).status == SUPPORTED
     assert colour_path_verdict({"ddim": 0.12, "ddpm": 0.15}, lit, 100).status == NOT_SUPPORTED   # inside chance's noise
+
+
+def test_resolution_verdict_by_the_side_of_the_image():
+    v = resolution_verdict((1, 28, 28), (3, 32, 32), 1.8)
+    assert v.status == PARTLY and "1.14x the side" in v.text and "colour" in v.text
+    assert abs(v.numbers["values"] - 3072 / 784) < 1e-9
+    assert resolution_verdict((1, 28, 28), (3, 64, 64), 4.0).status == SUPPORTED
+    assert resolution_verdict((1, 28, 28), (1, 28, 28), 1.0).status == NOT_SUPPORTED
