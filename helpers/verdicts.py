@@ -205,14 +205,19 @@ def training_adds_noise_gradually(seq_std, jump_std, n: int, tol: float = 0.02, 
 
 
 def one_call_suffices_at_low_noise(t: int, mse_one: float, mse_reverse: float, noise: float,
-                                   level: float = 0.02) -> Verdict:
+                                   level: float = 0.02, calls: "int | None" = None) -> Verdict:
     """At little noise (the smallest t), does one network call recover the digit as well as the
     reverse process? mse_*: MSE to the true digit in [-1, 1]; noise: that of their difference
-    (analysis.recovery_experiment's "noise_mse"). Supported when one call's MSE is below level and
-    not worse than the reverse process's beyond the noise, not supported otherwise."""
+    (analysis.recovery_experiment's "noise_mse"); calls: the reverse process's network calls from t
+    (1: it is the same computation as one call, and the text says so). Supported when one call's
+    MSE is below level and not worse than the reverse process's beyond the noise, not supported
+    otherwise."""
     worse = differs(mse_one, mse_reverse, noise) > 0
     status = SUPPORTED if mse_one < level and not worse else NOT_SUPPORTED
-    text = f"at t = {t} one call's MSE is {mse_one:.4f}, the reverse process's {mse_reverse:.4f} (noise ± {noise:.2g})"
+    same = (" (from this t the reverse process is a single call too, so the two coincide: compare the larger t "
+            "in the table)" if calls == 1 else "")
+    text = (f"at t = {t} one call's MSE is {mse_one:.4f}, the reverse process's {mse_reverse:.4f}"
+            + (same if same else f" (noise ± {noise:.2g})"))
     text += (": one call already recovers the digit. Gradual denoising is not needed where little was destroyed."
              if status == SUPPORTED else ": the reverse process recovers the digit better, beyond the noise." if worse
              else f": above {level:g}, so neither recovers the digit well at this t.")
@@ -938,16 +943,22 @@ def coarse_to_fine(settle: dict, resolution: float = 0.0, low: str = "1–3", hi
 
 
 def generation_needs_many_steps(rows: list, slow: tuple, level: float = 0.98, margin: float = 0.01,
-                                kid_min_n: int = 0) -> Verdict:
-    """The report lists "slow generation (many steps)" as a limitation. Do few steps cost accuracy?
+                                kid_min_n: int = 0, kid_real: "float | None" = None, kid_noise: float = 0.0) -> Verdict:
+    """The report lists "slow generation (many steps)" as a limitation. Do few steps cost quality?
 
     rows: sweep rows ({"sampler", "steps", "n", "accuracy", "kid", "images_per_s"}); slow: (sampler,
-    steps) of the long chain (DDPM through all its steps). The fast setting: the fewest steps, over
-    the samplers, within `margin` of that sampler's own best accuracy. Not supported when it is within
-    margin of the slow chain's accuracy (few steps suffice); supported when it falls further below
-    and their 95 % Wilson intervals are apart; cannot tell otherwise, or without the slow chain.
-    numbers: "fewest" {sampler: fewest steps with accuracy >= level, or None}, "near_best" {sampler:
-    fewest steps within margin of its best}, "best" {sampler: best accuracy}, "fast", "slow" (rows).
+    steps) of the long chain (DDPM through all its steps). A setting is good when its accuracy is
+    within `margin` of its sampler's own best and, with kid_real given (the KID of two real sets of
+    the sweep's n; kid_noise: its noise, e.g. two standard deviations over draws), its KID (scored
+    only where n >= kid_min_n) is at most kid_real + kid_noise: as close to real digits as real
+    digits are to each other. Accuracy alone is at its ceiling for a good model (one blurry step is
+    still readable); the KID is what tells a blur from a digit. The fast setting: the fewest good
+    steps over the samplers. Not supported when it is within margin of the slow chain's accuracy
+    (few steps suffice); supported when it falls further below and their 95 % Wilson intervals are
+    apart; cannot tell otherwise, without the slow chain, or when no setting is good. numbers:
+    "fewest" {sampler: fewest steps with accuracy >= level, or None}, "near_best" {sampler: fewest
+    steps within margin of its best}, "real_kid" {sampler: fewest steps with a real digits' KID, or
+    None; {} without kid_real}, "best", "fast", "slow" (rows).
     """
     from .analysis import fewest_steps
     samplers = list(dict.fromkeys(r["sampler"] for r in rows))
@@ -955,21 +966,40 @@ def generation_needs_many_steps(rows: list, slow: tuple, level: float = 0.98, ma
     fewest = {s: fewest_steps(rows, s, level) for s in samplers}
     best = {s: max(r["accuracy"] for r in rows if r["sampler"] == s) for s in samplers}
     near_best = {s: fewest_steps(rows, s, best[s] - margin) for s in samplers}
-    fast, slow_row = min((at(s, k) for s, k in near_best.items()), key=lambda r: r["steps"]), at(*slow)
+    real_kid, good = {}, dict(near_best)
+    if kid_real is not None:
+        ok = lambda r: r["n"] >= kid_min_n and r["kid"] <= kid_real + kid_noise
+        real_kid = {s: min((r["steps"] for r in rows if r["sampler"] == s and ok(r)), default=None) for s in samplers}
+        good = {s: None if real_kid[s] is None else max(near_best[s], real_kid[s]) for s in samplers}
+    candidates = [at(s, k) for s, k in good.items() if k is not None]
+    fast, slow_row = min(candidates, key=lambda r: r["steps"]) if candidates else None, at(*slow)
     kid = lambda r: f", KID {r['kid']:.4f}" if r["n"] >= kid_min_n else ""
     text = (f"**≥ {level:.0%} accuracy** needs at least: " + ", ".join(
         f"{s}: **{k} steps**" if k is not None else f"{s}: **not reached** (best {best[s]:.1%})"
         for s, k in fewest.items())
         + f". **Within {margin * 100:g} point of the sampler's own best accuracy**: "
         + ", ".join(f"{s}: {k} steps ({at(s, k)['accuracy']:.1%})" for s, k in near_best.items()) + ".")
+    few = min(r["steps"] for r in rows)
+    if kid_real is not None:
+        one = min((at(s, few) for s in samplers if at(s, few) is not None), key=lambda r: r["kid"])
+        text += (f" **As close to real digits as two real sets are** (KID at most {kid_real:.4f} + {kid_noise:.4f}, "
+                 f"n = {kid_min_n} or more): " + ", ".join(
+                     f"{s}: {k} steps" if k is not None else f"{s}: not reached" for s, k in real_kid.items())
+                 + f". With {few} step(s) the best KID is {one['kid']:.4f} ({one['sampler']}, {one['accuracy']:.0%} "
+                 f"read): " + ("readable, yet further from real digits than the noise allows (blurrier)."
+                               if one["kid"] > kid_real + kid_noise else "as close to real digits as real ones."))
     if slow_row is None:
         status = CANNOT_TELL
         text += f" The sweep has no {slow[0]} chain of {slow[1]} steps to compare with."
+    elif fast is None:
+        status = CANNOT_TELL
+        text += " No setting is both near its best accuracy and as close to real digits as real ones, so this sweep " \
+                "cannot say how few steps would do."
     elif fast["steps"] >= slow_row["steps"]:
         status = CANNOT_TELL
         text += (f" No setting with fewer steps than the {slow[0]} chain of {slow_row['steps']} steps "
-                 f"({slow_row['accuracy']:.1%}, n = {slow_row['n']}) comes within {margin * 100:g} point of its "
-                 f"sampler's best, so this sweep cannot say whether fewer steps would do.")
+                 f"({slow_row['accuracy']:.1%}, n = {slow_row['n']}) is good by these criteria, so this sweep "
+                 f"cannot say whether fewer steps would do.")
     else:
         gap = slow_row["accuracy"] - fast["accuracy"]
         apart = _apart(slow_row["accuracy"], slow_row["n"], fast["accuracy"], fast["n"])
@@ -978,18 +1008,19 @@ def generation_needs_many_steps(rows: list, slow: tuple, level: float = 0.98, ma
                  f"({slow_row['accuracy']:.1%} accuracy{kid(slow_row)}, n = {slow_row['n']}); {fast['sampler']} with "
                  f"{fast['steps']} steps makes **{fast['images_per_s']:.3g} images/s** ({fast['accuracy']:.1%}"
                  f"{kid(fast)}, n = {fast['n']}), {fast['images_per_s'] / slow_row['images_per_s']:.0f}× faster. ")
+        alike = "as accurate and as close to real digits" if kid_real is not None else "as accurate"
         text += {NOT_SUPPORTED: "So the report's *slow generation* comes from running all the steps, not from the "
                                 f"trained network: the same network sampled with {fast['sampler']} in "
-                                f"{slow_row['steps'] // fast['steps']}× fewer steps is as accurate.",
+                                f"{slow_row['steps'] // fast['steps']}× fewer steps is {alike}.",
                  SUPPORTED: f"With fewer steps the accuracy drops {gap * 100:.1f} points below the full chain, beyond "
                             "the binomial noise, so the slowness is partly real.",
                  CANNOT_TELL: f"The fast setting reads {gap * 100:.1f} points below the full chain, within the "
                               f"binomial noise of n = {slow_row['n']} and {fast['n']} digits."}[status]
-    few = min(r["steps"] for r in rows)
-    text += f" With {few} step(s): " + ", ".join(f"{s} {at(s, few)['accuracy']:.0%}" for s in samplers
-                                                  if at(s, few) is not None) + " accuracy."
-    return Verdict(status, text, {"fewest": fewest, "near_best": near_best, "best": best, "fast": fast,
-                                  "slow": slow_row})
+    if kid_real is None:
+        text += f" With {few} step(s): " + ", ".join(f"{s} {at(s, few)['accuracy']:.0%}" for s in samplers
+                                                      if at(s, few) is not None) + " accuracy."
+    return Verdict(status, text, {"fewest": fewest, "near_best": near_best, "real_kid": real_kid, "best": best,
+                                  "fast": fast, "slow": slow_row})
 
 
 def guidance_gives_flexibility(rows: list, n: int, fd_spread: float) -> Verdict:

@@ -83,6 +83,8 @@ def test_training_adds_noise_gradually_cannot_tell_when_they_disagree_or_noise_i
 def test_one_call_suffices_at_low_noise():
     assert one_call_suffices_at_low_noise(39, 0.0006, 0.0006, 0.0).status == SUPPORTED
     assert one_call_suffices_at_low_noise(39, 0.03, 0.03, 0.0).status == NOT_SUPPORTED     # above the level
+    v = one_call_suffices_at_low_noise(39, 0.0006, 0.0006, 0.0, calls=1)                  # the same computation
+    assert v.status == SUPPORTED and "coincide" in v.text and "± 0" not in v.text
 
 
 def test_one_call_suffices_at_low_noise_within_and_beyond_the_noise():

@@ -170,6 +170,22 @@ def test_a_sweep_whose_fastest_good_setting_is_the_long_chain_cannot_tell():
     assert v.status == CANNOT_TELL and "No setting with fewer steps" in v.text and "faster" not in v.text
 
 
+def _kid_row(sampler, steps, kid, n=200, ips=10.0):
+    return {**_row(sampler, steps, 1.0, n, ips), "kid": kid}
+
+
+def test_at_the_accuracy_ceiling_the_kid_decides_how_few_steps_do():
+    rows = [_kid_row("ddpm", 1, 0.15, ips=300), _kid_row("ddpm", 5, 0.005, ips=60), _kid_row("ddpm", 1000, 0.0, 10, 0.3),
+            _kid_row("ddim", 1, 0.15, ips=330), _kid_row("ddim", 2, 0.10, ips=150), _kid_row("ddim", 5, 0.006, ips=64)]
+    v = generation_needs_many_steps(rows, ("ddpm", 1000), kid_min_n=100, kid_real=0.003, kid_noise=0.037)
+    assert v.status == NOT_SUPPORTED and v.numbers["real_kid"] == {"ddpm": 5, "ddim": 5}
+    assert v.numbers["fast"]["steps"] == 5 and "blurrier" in v.text and "200× fewer steps" in v.text
+    assert generation_needs_many_steps(rows, ("ddpm", 1000)).numbers["fast"]["steps"] == 1   # accuracy alone: 1 step
+    far = [dict(r, kid=0.2) for r in rows]                                                   # nothing reaches real
+    v = generation_needs_many_steps(far, ("ddpm", 1000), kid_min_n=100, kid_real=0.003, kid_noise=0.037)
+    assert v.status == CANNOT_TELL and v.numbers["real_kid"] == {"ddpm": None, "ddim": None} and "not reached" in v.text
+
+
 # what guidance buys ------------------------------------------------------------------------------
 
 def _g(w, acc, div, fd):
