@@ -1008,7 +1008,8 @@ def generation_needs_many_steps(rows: list, slow: tuple, level: float = 0.98, ma
                  f"({slow_row['accuracy']:.1%} accuracy{kid(slow_row)}, n = {slow_row['n']}); {fast['sampler']} with "
                  f"{fast['steps']} steps makes **{fast['images_per_s']:.3g} images/s** ({fast['accuracy']:.1%}"
                  f"{kid(fast)}, n = {fast['n']}), {fast['images_per_s'] / slow_row['images_per_s']:.0f}× faster. ")
-        alike = "as accurate and as close to real digits" if kid_real is not None else "as accurate"
+        alike = ("as accurate, and its digits are as close to real ones as real ones are to each other"
+                 if kid_real is not None else "as accurate")
         text += {NOT_SUPPORTED: "So the report's *slow generation* comes from running all the steps, not from the "
                                 f"trained network: the same network sampled with {fast['sampler']} in "
                                 f"{slow_row['steps'] // fast['steps']}× fewer steps is {alike}.",
@@ -1042,7 +1043,11 @@ def guidance_gives_flexibility(rows: list, n: int, fd_spread: float) -> Verdict:
             f"{gmax['accuracy']:.1%} and diversity from {g0['diversity']:.2f} to {gmax['diversity']:.2f} "
             f"(n = {n} each). The Fréchet distance to real digits is lowest at **w = {best['guidance']:g}** "
             f"({best['fd']:.2f}, accuracy {best['accuracy']:.1%}"
-            + (f"; plain conditional w = 1: {g1['fd']:.2f}, accuracy {g1['accuracy']:.1%})." if g1 else ")."))
+            + (f"; plain conditional w = 1: {g1['fd']:.2f}, accuracy {g1['accuracy']:.1%})" if g1 else ")"))
+    tied = [r["guidance"] for r in rows if r is not best and r["fd"] - best["fd"] <= 2 * fd_spread]
+    text += (f", but w = {', '.join(f'{w:g}' for w in tied)} {'is' if len(tied) == 1 else 'are'} within twice the "
+             f"draw-to-draw spread of real sets ({2 * fd_spread:.2f}) of it, so which of these is closest to real "
+             f"digits cannot be told." if tied else ".")
     ref_name = f"w = {ref['guidance']:g}"
     text += {SUPPORTED: " Guidance is a real knob, as the report says, but a **trade-off**: stronger guidance makes "
                         "the requested digit more certain and the samples more alike" if div_down else
@@ -1056,12 +1061,13 @@ def guidance_gives_flexibility(rows: list, n: int, fd_spread: float) -> Verdict:
         change = f"Fréchet {best['fd']:.2f} → {gmax['fd']:.2f} at w = {gmax['guidance']:g}"
         spread = f"twice the draw-to-draw spread of real sets, {2 * fd_spread:.2f}"
         text += (f"; beyond w = {best['guidance']:g} the samples move away from real handwriting again ({change}, "
-                 f"far more than {spread})" if far else
+                 f"more than {spread})" if far else
                  f"; beyond w = {best['guidance']:g} the Fréchet distance rises ({best['fd']:.2f} → {gmax['fd']:.2f} "
                  f"at w = {gmax['guidance']:g}), but within {spread}, "
                  "so not a measured difference")
     text += ". Every w other than 0 and 1 also costs a second U-Net pass per step."
-    return Verdict(status, text, {"acc_up": acc_up, "div_down": div_down, "best_fd_guidance": best["guidance"]})
+    return Verdict(status, text, {"acc_up": acc_up, "div_down": div_down, "best_fd_guidance": best["guidance"],
+                                  "fd_tied": tied})
 
 
 # the report's claims: CLIP scores, easy and hard digits (notebook 05) -------------------------

@@ -195,8 +195,11 @@ def _g(w, acc, div, fd):
 def test_guidance_is_a_knob_that_trades_diversity():
     v = guidance_gives_flexibility([_g(0, 0.1, 6.0, 9.0), _g(1, 0.9, 5.0, 2.0), _g(3, 0.99, 4.0, 1.5),
                                     _g(5, 1.0, 3.5, 3.0)], n=500, fd_spread=0.2)
-    assert v.status == SUPPORTED and "trade-off" in v.text and "far more than" in v.text
-    assert v.numbers == {"acc_up": True, "div_down": True, "best_fd_guidance": 3}
+    assert v.status == SUPPORTED and "trade-off" in v.text and "more than twice" in v.text
+    assert v.numbers == {"acc_up": True, "div_down": True, "best_fd_guidance": 3, "fd_tied": []}
+    close = guidance_gives_flexibility([_g(1, 0.98, 10.3, 6.57), _g(1.5, 1.0, 8.6, 6.28), _g(2, 1.0, 8.0, 7.72),
+                                        _g(5, 1.0, 7.4, 13.9)], n=500, fd_spread=1.08)    # 04's sweep
+    assert close.numbers["fd_tied"] == [1, 2] and "cannot be told" in close.text and "w = 1, 2 are within" in close.text
 
 
 def test_guidance_within_the_noise_cannot_tell_and_a_drop_is_not_supported():
