@@ -171,11 +171,11 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = self.lr_at(self.step, total)
         dev = self.device
+        batch = [v.to(dev) for v in (x0, y0, t, noise)]
         with autocast(dev, c.bf16):
-            loss = diffusion_loss(self.model, self.schedule, x0.to(dev), y0.to(dev), t.to(dev),
-                                  noise.to(dev), c.loss_weighting, c.min_snr_gamma)
+            loss = diffusion_loss(self.model, self.schedule, *batch, c.loss_weighting, c.min_snr_gamma)
             if extra_loss is not None:
-                loss = loss + extra_loss(self.model, self.schedule, x0.to(dev), y0.to(dev), t.to(dev), noise.to(dev))
+                loss = loss + extra_loss(self.model, self.schedule, *batch)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if c.grad_clip:
