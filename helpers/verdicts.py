@@ -968,8 +968,9 @@ def generation_needs_many_steps(rows: list, slow: tuple, level: float = 0.98, ma
     near_best = {s: fewest_steps(rows, s, best[s] - margin) for s in samplers}
     real_kid, good = {}, dict(near_best)
     if kid_real is not None:
-        ok = lambda r: r["n"] >= kid_min_n and r["kid"] <= kid_real + kid_noise
-        real_kid = {s: min((r["steps"] for r in rows if r["sampler"] == s and ok(r)), default=None) for s in samplers}
+        real_like = lambda r: r["kid"] <= kid_real + kid_noise
+        real_kid = {s: min((r["steps"] for r in rows if r["sampler"] == s and r["n"] >= kid_min_n and real_like(r)),
+                           default=None) for s in samplers}
         good = {s: None if real_kid[s] is None else max(near_best[s], real_kid[s]) for s in samplers}
     candidates = [at(s, k) for s, k in good.items() if k is not None]
     fast, slow_row = min(candidates, key=lambda r: r["steps"]) if candidates else None, at(*slow)
@@ -987,7 +988,7 @@ def generation_needs_many_steps(rows: list, slow: tuple, level: float = 0.98, ma
                      f"{s}: {k} steps" if k is not None else f"{s}: not reached" for s, k in real_kid.items())
                  + f". With {few} step(s) the best KID is {one['kid']:.4f} ({one['sampler']}, {one['accuracy']:.0%} "
                  f"read): " + ("readable, yet further from real digits than the noise allows (blurrier)."
-                               if one["kid"] > kid_real + kid_noise else "as close to real digits as real ones."))
+                               if not real_like(one) else "as close to real digits as real ones."))
     if slow_row is None:
         status = CANNOT_TELL
         text += f" The sweep has no {slow[0]} chain of {slow[1]} steps to compare with."
