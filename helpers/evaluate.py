@@ -14,6 +14,7 @@
 * simple image measures: MSE, PSNR, the MSE over hidden pixels, the fraction of mid-grey pixels.
 """
 import math
+import statistics
 from functools import lru_cache
 
 import torch
@@ -226,6 +227,21 @@ def reference_spread(n: int, seeds=range(8), reference_seed: int = 0) -> dict:
     return {"n": n, "seeds": list(seeds),
             "real_vs_real": [real_vs_real(n, s)["fd"] for s in seeds],
             "train_vs_ref": [frechet_distance(real_features(n, s, split="train")[0], ref) for s in seeds]}
+
+
+def real_ratio(images: torch.Tensor, seeds=range(5)) -> dict:
+    """The Fréchet distance of generated digits (N, 1, 28, 28) in [0, 1] read against what real digits
+    score: for each seed, the distance to a random draw of N test digits, and that of N random
+    *training* digits to the same draw (what a generator that reproduced the training set would
+    score). Returns the medians over the seeds of both distances ("fd", "fd_train") and of their
+    ratio ("real_ratio": 1 = as close as real digits; < 1 happens at small N)."""
+    _, feats = predict(default_classifier(), check_images(images))
+    n, rows = len(images), []
+    for s in seeds:
+        ref, _ = real_features(n, s)
+        rows.append((frechet_distance(feats, ref), frechet_distance(real_features(n, s, split="train")[0], ref)))
+    return {"fd": statistics.median(a for a, _ in rows), "fd_train": statistics.median(b for _, b in rows),
+            "real_ratio": statistics.median(a / b for a, b in rows), "n": n, "seeds": len(rows)}
 
 
 # all of it at once ----------------------------------------------------------------------------

@@ -4,6 +4,8 @@
     pipe = helpers.load_pipeline()                         # the checkpoint shipped in data/
     x = pipe.sample([0, 1, 2], steps=50, generator=torch.Generator().manual_seed(0))
     # x: float (3, 1, 28, 28) in [0, 1] on CPU
+    fast = helpers.load_pipeline("fast")                   # distilled: 4 steps, one network call each
+    x = fast.sample([0, 1, 2])                             # its own sampler, steps and guidance
 """
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from .schedule import NoiseSchedule
 from .unet import UNet, pick_device
 
 DEFAULT_CHECKPOINT = DATA_DIR / "ddpm_mnist.pt"
+CHECKPOINTS = {"default": DEFAULT_CHECKPOINT,           # the shipped model: DDIM 50 steps, guidance 1.5
+               "fast": DATA_DIR / "ddpm_mnist_fast.pt"}  # distilled from it (data/distill_model.py)
 DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
@@ -38,12 +42,15 @@ def check_labels(labels, num_classes: int = 10) -> torch.Tensor:
 
 
 class Pipeline:
-    """EMA U-Net + noise schedule + recommended sampling settings."""
+    """EMA U-Net + noise schedule + recommended sampling settings (what sample() does when not told)."""
 
     def __init__(self, model: UNet, schedule: NoiseSchedule, guidance: float = 1.0,
-                 meta: "dict | None" = None, history: "dict | None" = None):
+                 meta: "dict | None" = None, history: "dict | None" = None, steps: int = 50,
+                 sampler: str = "ddim", guide: "UNet | None" = None):
         self.model, self.schedule = model.eval(), schedule
         self.guidance, self.meta, self.history = guidance, meta or {}, history or {}
+        self.steps, self.sampler = steps, sampler
+        self.guide = None if guide is None else guide.eval()    # autoguidance's weaker model (Denoiser)
 
     @property
     def device(self) -> torch.device:
@@ -55,7 +62,9 @@ class Pipeline:
         return (c.in_channels, c.image_size, c.image_size)
 
     def to(self, device):
-        self.model.to(pick_device(device))
+        for net in (self.model, self.guide):
+            if net is not None:
+                net.to(pick_device(device))
         return self
 
     def noise(self, n: int, generator=None) -> torch.Tensor:
@@ -63,11 +72,13 @@ class Pipeline:
         return torch.randn((n, *self.image_shape), generator=generator)
 
     def denoiser(self, bf16: bool = True) -> Denoiser:
-        return Denoiser(self.model, self.schedule, bf16)
+        return Denoiser(self.model, self.schedule, bf16, self.guide)
 
     def _setup(self, labels, steps, guidance, sampler, generator, eta, x_T):
         """Checked labels (N,), the guidance scale, a sampler set to `steps` and x_T (N, C, H, W)."""
         y = check_labels(labels, self.model.config.num_classes)
+        steps = self.steps if steps is None else steps
+        sampler = self.sampler if sampler is None else sampler
         if x_T is None:
             x_T = self.noise(len(y), generator)
         elif tuple(x_T.shape) != (len(y), *self.image_shape):
@@ -76,17 +87,17 @@ class Pipeline:
         return y, guidance, make_sampler(sampler, self.schedule, steps, eta), x_T
 
     @torch.no_grad()
-    def sample(self, labels, steps: int = 50, guidance: "float | None" = None,
-               generator: "torch.Generator | None" = None, sampler: str = "ddim", eta: float = 0.0,
+    def sample(self, labels, steps: "int | None" = None, guidance: "float | None" = None,
+               generator: "torch.Generator | None" = None, sampler: "str | None" = None, eta: float = 0.0,
                x_T=None, progress: bool = False, batch_size: int = 500, bf16: bool = True,
                guidance_interval=None) -> torch.Tensor:
         """Generate one image per label.
 
         labels: LongTensor or list of digits 0..9 (N,). steps: 1..T sampler steps. guidance: the
-        classifier-free guidance scale (1 = conditional only, None = the checkpoint's recommended
-        scale). generator: a seeded CPU torch.Generator makes the result reproducible. sampler:
-        "ddim", "ddpm" or "dpm++" (eta: DDIM's noise). bf16: run the network under bf16 autocast
-        (CPU / CUDA; about 2x faster on AVX-512 CPUs). guidance_interval: (lo, hi) guides only at
+        classifier-free guidance scale (1 = conditional only). generator: a seeded CPU torch.Generator
+        makes the result reproducible. sampler: "ddim", "ddpm" or "dpm++" (eta: DDIM's noise). None:
+        the checkpoint's recommendation (the shipped model: DDIM, 50 steps, guidance 1.5). bf16: run
+        the network under bf16 autocast (CPU / CUDA; about 2x faster on AVX-512 CPUs). guidance_interval: (lo, hi) guides only at
         timesteps lo <= t <= hi, plain conditional steps (one pass) elsewhere.
         Returns float (N, C, H, W) in [0, 1] on CPU.
         """
@@ -97,8 +108,8 @@ class Pipeline:
             guidance_interval=guidance_interval, progress=progress)).cpu() for s in range(0, len(y), batch_size)])
 
     @torch.no_grad()
-    def trajectory(self, labels, steps: int = 50, guidance: "float | None" = None,
-                   generator: "torch.Generator | None" = None, sampler: str = "ddim", eta: float = 0.0,
+    def trajectory(self, labels, steps: "int | None" = None, guidance: "float | None" = None,
+                   generator: "torch.Generator | None" = None, sampler: "str | None" = None, eta: float = 0.0,
                    x_T=None, progress: bool = False, bf16: bool = True):
         """sample(...) that keeps every step: (images (N, C, H, W) in [0, 1], Trajectory with x_t and
         the predicted x0 at every step in [-1, 1], on CPU)."""
@@ -109,15 +120,17 @@ class Pipeline:
 
 
 def load_pipeline(path: "str | Path | None" = None, device=None) -> Pipeline:
-    """Load a course checkpoint (default: the one shipped in data/) as a Pipeline.
+    """Load a course checkpoint as a Pipeline: a path, or the name of one shipped in data/ (None or
+    "default": the course's model; "fast": its distilled few-step version, see CHECKPOINTS).
 
     Raises FileNotFoundError if the file is missing and CheckpointError if it is truncated,
     corrupted or not a diffusion checkpoint of this course.
     """
-    ckpt = load_checkpoint(path or DEFAULT_CHECKPOINT, DIFFUSION, required=("config", "ema"))
+    ckpt = load_checkpoint(CHECKPOINTS.get(str(path or "default"), path), DIFFUSION, required=("config", "ema"))
     model = UNet(ckpt["config"]["unet"])
     model.load_state_dict({k: v.float() for k, v in ckpt["ema"].items()})
     schedule = NoiseSchedule(**ckpt["config"]["schedule"])
-    pipe = Pipeline(model, schedule, ckpt.get("sampling", {}).get("guidance", 1.0),
-                    ckpt.get("meta"), ckpt.get("history"))
+    sampling = ckpt.get("sampling", {})
+    pipe = Pipeline(model, schedule, sampling.get("guidance", 1.0), ckpt.get("meta"), ckpt.get("history"),
+                    sampling.get("steps", 50), sampling.get("sampler", "ddim"))
     return pipe.to(device)

@@ -161,11 +161,17 @@ class Denoiser:
     guided output is then read by NoiseSchedule.convert, whatever the network predicts (guiding v
     or eps agrees: the map from one to the other is affine with weights summing to one).
     bf16: run the network under bf16 autocast (CPU / CUDA).
+    guide: autoguidance (Karras et al. 2024): a weaker network of the same kind (an early snapshot of
+    the same run) whose *conditional* output replaces the unconditional one, out_g + w (out_c - out_g);
+    w = 0 is then the guide alone.
     """
 
-    def __init__(self, model, schedule: NoiseSchedule, bf16: bool = True):
-        self.model, self.schedule, self.bf16 = model, schedule, bf16
+    def __init__(self, model, schedule: NoiseSchedule, bf16: bool = True, guide=None):
+        self.model, self.schedule, self.bf16, self.guide = model, schedule, bf16, guide
         self.prediction = model.config.prediction
+        if guide is not None and guide.config.prediction != self.prediction:
+            raise ValueError(f"the guide predicts {guide.config.prediction!r} but the model {self.prediction!r}: "
+                             "autoguidance mixes two outputs of one kind")
 
     @property
     def device(self) -> torch.device:
@@ -178,8 +184,11 @@ class Denoiser:
         t = torch.as_tensor(t, dtype=torch.long)
         tt = t.to(x_t.device).expand(x_t.shape[0]) if t.dim() == 0 else t.to(x_t.device)
         with autocast(x_t.device, self.bf16):
-            if guidance in (0, 1):
+            if guidance == 1 or (guidance == 0 and self.guide is None):
                 out = model(x_t, tt, y if guidance == 1 else torch.full_like(y, model.null_label)).float()
+            elif self.guide is not None:
+                out_g = self.guide(x_t, tt, y).float()
+                out = out_g + guidance * (model(x_t, tt, y).float() - out_g) if guidance else out_g
             else:
                 null = torch.full_like(y, model.null_label)
                 out_c, out_u = model(torch.cat([x_t, x_t]), torch.cat([tt, tt]), torch.cat([y, null])).float().chunk(2)

@@ -142,6 +142,15 @@ class NoiseSchedule:
         eps = output if check_prediction(prediction) == "eps" else self.eps_from_v(output, x_t.float(), t)
         return ModelPrediction(eps, self.predict_x0(x_t.float(), eps, t))
 
+    def x0_landing_on(self, x_t: torch.Tensor, t, x_s: torch.Tensor, s) -> torch.Tensor:
+        """The x0 estimate with which one deterministic DDIM step from x_t (at t) lands exactly on x_s
+        (at an earlier s; s = -1: x_s is the clean image): the distillation target of Salimans & Ho
+        (2022), x0 = (x_s - (sigma_s / sigma_t) x_t) / (alpha_s - (sigma_s / sigma_t) alpha_t), with
+        alpha = sqrt(alpha_bar) and sigma = sqrt(1 - alpha_bar). x_t, x_s: (B, C, H, W)."""
+        ab_t, ab_s = self.alpha_bar_at(t, x_t), self.alpha_bar_at(s, x_t)
+        r = ((1 - ab_s) / (1 - ab_t)).sqrt()
+        return (x_s - r * x_t) / (ab_s.sqrt() - r * ab_t.sqrt())
+
     # reverse process --------------------------------------------------------------------------
 
     def posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t, t_prev=None):

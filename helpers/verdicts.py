@@ -1025,6 +1025,37 @@ def generation_needs_many_steps(rows: list, slow: tuple, level: float = 0.98, ma
                                   "fast": fast, "slow": slow_row})
 
 
+def distillation_pays(pairs: list, kid_noise: float) -> Verdict:
+    """Does a distilled model (guidance and steps distilled in: one U-Net call a step) make better
+    digits than the teacher's own few-step solver at the same number of U-Net calls per digit?
+
+    pairs: [(calls, distilled row, solver row)], sweep rows ({"accuracy", "kid", "n", "steps"});
+    kid_noise: the noise of a KID at that n (e.g. twice its spread over real draws). A pair is won
+    when one side's KID is lower beyond the noise and its accuracy is not lower beyond the binomial
+    noise (disjoint Wilson intervals), or its accuracy is higher beyond the noise and its KID not
+    higher. Supported when the distilled model wins every pair, not supported when the solver wins one
+    or none is decided, cannot tell when some pairs are within the noise and the rest won.
+    numbers: "wins" {calls: +1 distilled, -1 solver, 0 within the noise}.
+    """
+    if not pairs:
+        return Verdict(CANNOT_TELL, "no distilled setting has a solver setting with the same number of calls.",
+                       {"wins": {}})
+    wins, parts = {}, []
+    for calls, fast, slow in pairs:
+        acc = _apart(fast["accuracy"], fast["n"], slow["accuracy"], slow["n"])
+        kid = differs(slow["kid"], fast["kid"], kid_noise)            # +1: the distilled KID is lower
+        wins[calls] = (1 if (kid > 0 and acc >= 0) or (acc > 0 and kid >= 0) else
+                       -1 if (kid < 0 and acc <= 0) or (acc < 0 and kid <= 0) else 0)
+        parts.append(f"**{calls} calls**: distilled ({fast['steps']} steps) {fast['accuracy']:.1%}, KID "
+                     f"{fast['kid']:.4f} against the solver ({slow['steps']} steps) {slow['accuracy']:.1%}, KID "
+                     f"{slow['kid']:.4f} (" + {1: "distilled better", -1: "solver better",
+                                               0: "within the noise"}[wins[calls]] + ")")
+    w = list(wins.values())
+    status = (SUPPORTED if all(x > 0 for x in w) else NOT_SUPPORTED if -1 in w or not any(w) else CANNOT_TELL)
+    return Verdict(status, "; ".join(parts) + f". KID noise ± {kid_noise:.4f}; accuracies differ only where their "
+                   "95 % intervals are apart.", {"wins": wins})
+
+
 def guidance_gives_flexibility(rows: list, n: int, fd_spread: float) -> Verdict:
     """The report: classifier-free guidance gives "more flexibility". rows: a guidance sweep in
     increasing scale ({"guidance", "accuracy", "diversity", "fd"}), n digits each; fd_spread: the

@@ -27,14 +27,17 @@ def test_bench_recipes_prints_both_tables_and_the_ratios(monkeypatch, capsys):
     monkeypatch.setattr(bench, "UNetConfig", lambda: tiny)
     for name, steps in (("baseline", 4), ("ours", 2)):     # a 4-step "1000-step" sampler keeps it quick
         sampler, _, guidance, bf16 = bench.RECIPES[name]["samplers"][0]
-        monkeypatch.setitem(bench.RECIPES[name], "samplers", [(sampler, steps, guidance, bf16), ("ddim", 3, 1.0, True)])
+        auto = [("ddim", 3, 2.0, True, 0.5)] if name == "ours" else []
+        monkeypatch.setitem(bench.RECIPES[name], "samplers", [(sampler, steps, guidance, bf16), ("ddim", 3, 1.0, True),
+                                                               *auto])
     monkeypatch.setattr(sys, "argv", ["bench_recipes.py", "--budgets", "0.02", "0.04", "--n", "20"])
     bench.main()
     out = capsys.readouterr().out
     for name in ("baseline", "ours"):                   # a progress line and a table row per budget
         assert [out.count(f"| {name} | {m} min |") for m in ("0.02", "0.04")] == [1, 1]
         assert [out.count(f"| {name} | {m} | ") for m in ("0.02", "0.04")] == [1, 1]
-    assert "| ours | ddim | 3 | 1 | 3 |" in out and "| baseline | ddpm | 4 | 1 | 4 |" in out
+    assert "| ours | ddim | 3 | CFG | 1 | 3 |" in out and "| baseline | ddpm | 4 | CFG | 1 | 4 |" in out
+    assert "| ours | ddim | 3 | auto 1/2 | 2 | 6 |" in out          # guided by the EMA kept half-way
     assert "time to 98% accuracy" in out and "evaluations per image for 98%" in out
 
 
@@ -94,8 +97,9 @@ def test_bench_shipped_prints_one_row_per_guidance_scale(monkeypatch, capsys):
                                     "| guidance", "| 1", "| 2"]
     assert all(0 < float(v) for r in rows[1:3] for v in r[1:4])
     assert [r[1] for r in rows[4:]] == ["2", "3"] and all(0 <= float(r[2]) <= 1 for r in rows[4:])
-    assert rows[3][7] == "ink" and all(float(r[7]) > 0 for r in rows[4:])   # generated ink / real ink
-    assert rows[3][9] == "s per 100 digits |" and all(float(r[9].rstrip(" |")) > 0 for r in rows[4:])
+    assert rows[3][6] == "real ratio" and all(float(r[6]) > 0 for r in rows[4:])
+    assert rows[3][8] == "ink" and all(float(r[8]) > 0 for r in rows[4:])   # generated ink / real ink
+    assert rows[3][10] == "s per 100 digits |" and all(float(r[10].rstrip(" |")) > 0 for r in rows[4:])
 
 
 def test_bench_shipped_real_ink_weights_every_digit_equally():
@@ -109,7 +113,7 @@ def test_bench_shipped_real_ink_weights_every_digit_equally():
 def test_bench_shipped_fp32_samples_without_autocast(monkeypatch, capsys):
     bench = load("bench_shipped")
     seen = []
-    fake = dict(accuracy=1.0, fd=1.0, fd_real=1.0, fd_ratio=1.0, kid=0.0, ink=0.13, digits_per_s=1.0)
+    fake = dict(accuracy=1.0, fd=1.0, fd_real=1.0, fd_ratio=1.0, real_ratio=1.0, kid=0.0, ink=0.13, digits_per_s=1.0)
     monkeypatch.setattr(bench, "score", lambda *a: seen.append(a[5]) or fake)
     monkeypatch.setattr(bench, "seconds_for_100", lambda *a, **k: seen.append(a[5]) or 1.0)
     for argv in ([], ["--fp32"]):
@@ -134,3 +138,20 @@ def test_bench_judge_prints_the_targets(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert '"not a digit"' in out and "≥ 99.3%" in out and out.count("| yes |") + out.count("| NO |") == 5
     assert rc == (1 if "| NO |" in out else 0)
+
+
+def test_bench_fast_prints_one_row_per_chosen_setting(monkeypatch, capsys, tmp_path):
+    """Each row: its network calls (a guided step counts 2, a distilled one 1), accuracy, the medians of
+    the distances and the real ratio, and the time of 100 digits."""
+    bench = load("bench_fast")
+    tiny = Trainer(UNetConfig(base=8, mults=(1, 2)), dict(sample_steps=0), device="cpu")
+    path = tiny.save(tmp_path / "tiny_fast.pt", slim=True, sampling={"guidance": 1.0, "sampler": "ddim", "steps": 4})
+    monkeypatch.setattr(sys, "argv", ["bench_fast.py", "--n", "20", "--reference-seeds", "2", "--fast", str(path),
+                                      "--rows", "shipped-2", "fast-1"])
+    bench.main()
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[0][5] == "calls" and rows[0][10] == "real ratio"
+    assert [r[0] for r in rows[1:]] == ["| shipped-2", "| fast-1"] and [r[5] for r in rows[1:]] == ["4", "1"]
+    for r in rows[1:]:
+        assert 0 <= float(r[6]) <= 1 and float(r[6]) + float(r[7]) <= 1 + 1e-9     # accuracy, abstained
+        assert all(float(v) > 0 for v in r[8:11]) and float(r[12].rstrip(" |")) > 0

@@ -174,3 +174,17 @@ def test_mean_spread():
     m, s = ev.mean_spread([1.0, 2.0, 3.0])
     assert m == 2.0 and s == pytest.approx(1.0)
     assert ev.mean_spread([0.5]) == (0.5, 0.0)
+
+
+@needs_classifier
+def test_real_ratio_reads_real_digits_near_one_and_damaged_ones_far_above():
+    """Validation digits (training-set images the reference draws never contain) score about what
+    training digits score: a real ratio near 1; blurred ones several times that. Medians over the draws."""
+    x, y = mnist_tensors("val")
+    x01 = unnormalize_to_zero_to_one(x[torch.randperm(len(x), generator=torch.Generator().manual_seed(1))[:500]])
+    real = ev.real_ratio(x01, seeds=range(3))
+    assert (real["n"], real["seeds"]) == (500, 3) and real["fd"] > 0 and real["fd_train"] > 0
+    assert 0.6 < real["real_ratio"] < 1.6
+    blurred = ev.real_ratio(torch.nn.functional.avg_pool2d(x01, 3, stride=1, padding=1), seeds=range(3))
+    assert blurred["fd_train"] == pytest.approx(real["fd_train"])          # the same real draws
+    assert blurred["real_ratio"] > 3 * real["real_ratio"]

@@ -90,7 +90,41 @@ def test_guidance_none_means_the_checkpoints_recommendation(pipe):
 
 
 def test_tiny_checkpoint_recommends_its_guidance(tiny_checkpoint):
-    assert load_pipeline(tiny_checkpoint).guidance == 1.5
+    pipe = load_pipeline(tiny_checkpoint)
+    assert (pipe.guidance, pipe.steps, pipe.sampler) == (1.5, 50, "ddim")     # steps and sampler: the defaults
+
+
+def test_steps_and_sampler_none_mean_the_checkpoints_recommendation(tmp_path):
+    """A checkpoint that recommends DPM-Solver++ in 3 steps without guidance (as the distilled one
+    recommends its own) samples that way when not told; asked otherwise, it does as asked."""
+    tr = Trainer(UNetConfig(base=8, mults=(1, 2)), TrainConfig(sample_steps=0), device="cpu")
+    with torch.no_grad():
+        for p in tr.ema.out[-1].parameters():
+            p.normal_(0, 0.1, generator=torch.Generator().manual_seed(0))
+    path = tr.save(tmp_path / "few.pt", slim=True, sampling={"guidance": 1.0, "sampler": "dpm++", "steps": 3})
+    pipe = load_pipeline(path)
+    x_T = pipe.noise(3, seeded())
+    told = pipe.sample([1, 2, 3], steps=3, sampler="dpm++", guidance=1.0, x_T=x_T)
+    assert torch.equal(pipe.sample([1, 2, 3], x_T=x_T), told)
+    assert not torch.equal(pipe.sample([1, 2, 3], steps=5, x_T=x_T), told)
+    assert not torch.equal(pipe.sample([1, 2, 3], sampler="ddim", x_T=x_T), told)
+    assert len(pipe.trajectory([1], x_T=x_T[:1])[1].x0) == 3
+
+
+def test_a_pipeline_with_a_guide_autoguides(tiny_checkpoint):
+    """Pipeline(guide=...) hands the weaker model to its Denoiser: at w = 1 it is unused, at w = 2 it
+    replaces the unconditional branch (so the digits differ from classifier-free guidance's)."""
+    base = load_pipeline(tiny_checkpoint)
+    guide = load_pipeline(tiny_checkpoint).model
+    with torch.no_grad():
+        for p in guide.out[-1].parameters():
+            p.mul_(0.5)
+    auto = Pipeline(base.model, base.schedule, 2.0, guide=guide)
+    x_T = base.noise(2, seeded())
+    assert torch.equal(auto.sample([4, 5], steps=STEPS, guidance=1.0, x_T=x_T),
+                       base.sample([4, 5], steps=STEPS, guidance=1.0, x_T=x_T))
+    assert not torch.equal(auto.sample([4, 5], steps=STEPS, x_T=x_T), base.sample([4, 5], steps=STEPS, guidance=2.0, x_T=x_T))
+    assert auto.denoiser().guide is guide
 
 
 def test_batches_give_the_same_images(pipe):
@@ -183,6 +217,20 @@ def test_shipped_checkpoint_is_small_and_documented(shipped):
     assert DEFAULT_CHECKPOINT.stat().st_size < 10 * 2 ** 20, "the shipped model must stay under 10 MB"
     assert shipped.meta.get("machine"), "the checkpoint records the machine it was trained on"
     assert shipped.history.get("val_loss"), "the checkpoint carries its training history"
+
+
+def test_shipped_checkpoints_by_name():
+    """load_pipeline(None / "default") is data/ddpm_mnist.pt; "fast" is its distilled version, which
+    recommends its own few steps without guidance; a name that is neither is read as a path."""
+    from helpers.pipeline import CHECKPOINTS
+    assert CHECKPOINTS["default"] == DEFAULT_CHECKPOINT
+    with pytest.raises(FileNotFoundError, match="quick"):
+        load_pipeline("quick")
+    if not CHECKPOINTS["fast"].is_file():
+        pytest.skip(f"the distilled model {CHECKPOINTS['fast']} does not exist yet (data/distill_model.py makes it)")
+    fast = load_pipeline("fast")
+    assert (fast.guidance, fast.sampler) == (1.0, "ddim") and fast.steps <= 4
+    assert CHECKPOINTS["fast"].stat().st_size < 10 * 2 ** 20
 
 
 def test_shipped_model_draws_the_requested_digits(shipped):

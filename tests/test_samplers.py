@@ -492,3 +492,36 @@ def test_reverse_is_the_last_steps_x_clamped(tiny_unet, schedule):
     last = list(denoise(denoiser, smp, x_T, y, guidance=2.0))[-1]
     assert last.t_prev == -1 and last.x.abs().max() > 1, "the test needs a result outside [-1, 1]"
     assert torch.equal(reverse(denoiser, smp, x_T, y, guidance=2.0), last.x.clamp(-1, 1))
+
+
+def test_autoguidance_guides_with_the_weaker_models_conditional_output(tiny_unet, schedule):
+    """With a guide, w mixes the two networks' conditional outputs: out_g + w (out_c - out_g); w = 1 is
+    the model alone (one pass), w = 0 the guide alone; the null label is never asked for."""
+    torch.manual_seed(1)
+    guide = UNet(UNetConfig(base=8, mults=(1, 2))).eval()
+    with torch.no_grad():
+        for p in guide.out[-1].parameters():
+            p.normal_(0, 0.1)
+    g = torch.Generator().manual_seed(0)
+    x_t, y = torch.randn((4, 1, 28, 28), generator=g), torch.tensor([1, 2, 3, 4])
+    tt = torch.full((4,), 500)
+    with torch.no_grad():
+        out_c, out_g = tiny_unet(x_t, tt, y), guide(x_t, tt, y)
+    assert (out_c - out_g).abs().max() > 1e-4, "the test needs two different networks"
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, args, out: seen.append(args[2].tolist())) for m in (tiny_unet, guide)]
+    try:
+        auto = Denoiser(tiny_unet, schedule, bf16=False, guide=guide)
+        preds = {w: auto(x_t, 500, y, w) for w in (1.0, 0.0, 2.5)}
+    finally:
+        for h in hooks:
+            h.remove()
+    assert all(labels == y.tolist() for labels in seen) and len(seen) == 4   # 1 + 1 + 2 passes, never the null label
+    torch.testing.assert_close(preds[1.0].eps, out_c)
+    torch.testing.assert_close(preds[0.0].eps, out_g)
+    torch.testing.assert_close(preds[2.5].eps, out_g + 2.5 * (out_c - out_g), rtol=1e-4, atol=1e-5)
+
+
+def test_autoguidance_needs_a_guide_of_the_same_prediction_type(tiny_unet, schedule):
+    with pytest.raises(ValueError, match="guide predicts 'v'"):
+        Denoiser(tiny_unet, schedule, guide=UNet(UNetConfig(base=8, mults=(1, 2), prediction="v")))

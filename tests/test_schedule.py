@@ -300,3 +300,24 @@ def test_every_sampler_class_is_reachable_by_name():
     assert isinstance(make_sampler("dpm++", s, 10), DPMSolverSampler)
     with pytest.raises(ValueError, match="euler"):
         make_sampler("euler", s)
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+@pytest.mark.parametrize("t, s", [(999, 749), (749, 499), (499, 249), (249, -1), (600, 10)])
+def test_x0_landing_on_makes_one_ddim_step_land_on_the_target(kind, t, s):
+    """The distillation target: a DDIM step (eta 0, no clipping) from x_t with that x0 estimate ends
+    exactly on x_s; for s = -1 the estimate is x_s itself."""
+    sched = NoiseSchedule(1000, kind)
+    g = torch.Generator().manual_seed(0)
+    x0, eps = torch.rand((3, 1, 8, 8), generator=g) * 2 - 1, torch.randn((3, 1, 8, 8), generator=g)
+    x_t = sched.add_noise(x0, eps, torch.tensor(t))
+    x_s = sched.add_noise(x0, torch.randn((3, 1, 8, 8), generator=g), torch.tensor(s)) if s >= 0 else x0
+    target = sched.x0_landing_on(x_t, t, x_s, s)
+    ddim = DDIMSampler(sched, clip_x0=False)
+    ddim.timesteps, ddim._prev = torch.tensor([t]), {t: s}
+    out = ddim.step(sched.predict_eps(x_t, target, t), t, x_t)
+    torch.testing.assert_close(out.prev_sample, x_s, rtol=1e-3, atol=2e-3)
+    if s < 0:
+        torch.testing.assert_close(target, x0)
+    # a DDIM step with the true x0 lands elsewhere (on the mean of the deterministic path), not on this x_s
+    assert (sched.x0_landing_on(x_t, t, x_s, s) - x0).abs().max() > 1e-3 or s < 0

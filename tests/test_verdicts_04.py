@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from helpers.analysis import Curves, crossing_band, curve_summary
-from helpers.verdicts import (CANNOT_TELL, NOT_SUPPORTED, PARTLY, SUPPORTED, coarse_to_fine, generation_needs_many_steps,
+from helpers.verdicts import (CANNOT_TELL, NOT_SUPPORTED, PARTLY, SUPPORTED, coarse_to_fine, distillation_pays,
+                              generation_needs_many_steps,
                               guidance_gives_flexibility, noise_sets_the_reading, prediction_knows_digit_first,
                               recognisable_in_window, recognisable_window)
 
@@ -229,3 +230,32 @@ def test_judge_on_pure_noise():
     old = judge_on_pure_noise([0] * 8 + [200, 0], names)               # the 10-class judge read noise as 8
     assert old.status == NOT_SUPPORTED and old.numbers["top"] == 8 and "default answer" in old.text
     assert judge_on_pure_noise([1] + [0] * 9 + [18], names).status == CANNOT_TELL   # 18 of 19: too few to say
+
+
+# distillation at equal calls ---------------------------------------------------------------------
+
+def _calls_row(steps, acc, kid, n=200):
+    return {"steps": steps, "accuracy": acc, "kid": kid, "n": n}
+
+
+def test_a_distilled_model_sharper_at_every_equal_cost_is_supported():
+    pairs = [(2, _calls_row(2, 0.99, 0.004), _calls_row(1, 0.98, 0.060)),
+             (4, _calls_row(4, 1.00, 0.002), _calls_row(2, 1.00, 0.030))]
+    v = distillation_pays(pairs, kid_noise=0.006)
+    assert v.status == SUPPORTED and v.numbers["wins"] == {2: 1, 4: 1}
+    assert "**4 calls**: distilled (4 steps) 100.0%, KID 0.0020" in v.text and "solver (2 steps)" in v.text
+
+
+def test_a_distilled_model_worse_or_no_better_is_not_supported():
+    worse = [(4, _calls_row(4, 0.90, 0.002), _calls_row(2, 1.00, 0.003))]        # 180/200 against 200/200
+    assert distillation_pays(worse, 0.006).numbers["wins"] == {4: -1}
+    assert distillation_pays(worse, 0.006).status == NOT_SUPPORTED
+    tie = [(4, _calls_row(4, 0.99, 0.010), _calls_row(2, 0.99, 0.012))]
+    assert distillation_pays(tie, 0.006).status == NOT_SUPPORTED and "within the noise" in distillation_pays(tie, 0.006).text
+
+
+def test_one_pair_won_and_one_within_the_noise_cannot_tell():
+    pairs = [(2, _calls_row(2, 0.99, 0.004), _calls_row(1, 0.98, 0.060)),
+             (4, _calls_row(4, 0.99, 0.010), _calls_row(2, 0.99, 0.012))]
+    assert distillation_pays(pairs, 0.006).status == CANNOT_TELL
+    assert distillation_pays([], 0.006).status == CANNOT_TELL
