@@ -65,6 +65,7 @@ EXPECT = {
         "kid_real_vs_real": lambda v: abs(v) < 0.5,
         "guidance_accuracy": lambda v: v[0] < 0.3 and v[-1] > v[0] + 0.3,   # w = 0 ignores the label
         "guidance_diversity": lambda v: v[-1] < v[0],              # strong guidance: samples more alike
+        "distilled_accuracy": lambda d: set(d) == {"1", "2", "4"} and d["4"] >= 0.8,   # the distilled model reads
     },
     "05_clip_evaluation": {
         "clip_score_per_digit": lambda v: len(v) == 10 and all(0 < s <= 100 for s in v),
