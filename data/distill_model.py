@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from helpers.checkpoint import DATA_DIR, DIFFUSION, ROOT, load_checkpoint, save_atomic
 from helpers.pipeline import DEFAULT_CHECKPOINT, load_pipeline
 from helpers.samplers import denoise, make_sampler
+from helpers.train import ema_update
 from helpers.unet import autocast, bf16_pays, config_dict, machine
 
 FAST_CHECKPOINT = DATA_DIR / "ddpm_mnist_fast.pt"
@@ -116,9 +117,7 @@ def train_student(teacher, schedule, data: dict, steps: int, batch_size: int = 6
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
         opt.step()
-        with torch.no_grad():
-            for p_ema, p in zip(ema.parameters(), student.parameters()):
-                p_ema.lerp_(p, 1 - min(ema_decay, (1 + step) / (10 + step)))
+        ema_update(ema, student, ema_decay, step)
         if (step + 1) % 250 == 0 or step + 1 == steps:
             history.append((step + 1, loss.item(), held_out_loss(ema, held)))
             bar.set_postfix(loss=f"{history[-1][1]:.4f}", held_out=f"{history[-1][2]:.4f}")

@@ -80,6 +80,17 @@ def diffusion_loss(model, schedule, x0, y, t, noise, weighting="none", gamma=5.0
     return per_image.mean() if reduce else per_image
 
 
+@torch.no_grad()
+def ema_update(ema, model, decay: float, step: int):
+    """Move the EMA copy's weights toward the model's, with a warm-up: decay min(decay, (1 + step) /
+    (10 + step)); buffers are copied."""
+    d = min(decay, (1 + step) / (10 + step))
+    for p_ema, p in zip(ema.parameters(), model.parameters()):
+        p_ema.lerp_(p, 1 - d)
+    for b_ema, b in zip(ema.buffers(), model.buffers()):
+        b_ema.copy_(b)
+
+
 # the trainer ----------------------------------------------------------------------------------
 
 class Trainer:
@@ -143,13 +154,8 @@ class Trainer:
             return c.lr
         return c.lr * (c.lr_final + (1 - c.lr_final) * 0.5 * (1 + math.cos(math.pi * frac)))
 
-    @torch.no_grad()
     def update_ema(self):
-        d = min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
-        for p_ema, p in zip(self.ema.parameters(), self.model.parameters()):
-            p_ema.lerp_(p, 1 - d)
-        for b_ema, b in zip(self.ema.buffers(), self.model.buffers()):
-            b_ema.copy_(b)
+        ema_update(self.ema, self.model, self.config.ema_decay, self.step)
 
     # one step ---------------------------------------------------------------------------------
 
