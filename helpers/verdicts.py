@@ -659,6 +659,10 @@ def _times_loss(r: float) -> str:
     return f"{r:,.0f}x" if r >= 100 else f"{r:.2f}x"
 
 
+def _listing(ts) -> str:
+    return ", ".join(str(int(t)) for t in ts)
+
+
 def _noise_region(t: int, T: int) -> str:
     return "small" if t < T / 4 else "large" if t > 3 * T / 4 else "middle"
 
@@ -705,28 +709,38 @@ def loss_curve_matches_val_loss(ts, eps_mse, val_loss: float, tol: float = 0.15)
 
 
 def gap_is_the_target(ts, mine, ref, x0_ref, reference: float, T: int, prediction: str,
-                      own_prediction: str = "eps") -> Verdict:
+                      own_prediction: str = "eps", noise=None) -> Verdict:
     """Where is a model furthest behind a reference model, and why? mine, ref: eps-MSE at each t in
     ts (a v model's is that of the eps its v implies); x0_ref: the reference's implied x0 error;
     reference: the average digit's MSE; prediction, own_prediction: the reference's and the
-    model's targets. numbers["same_target"] says which question was asked:
+    model's targets; noise: at each t, two standard errors of mine - ref (paired_noise over the
+    same images and noise; None: no noise). numbers["same_target"] says which question was asked:
 
     * different targets: is the gap the reference's target? Supported when the reference predicts v
       and the largest loss ratio lies in the last quarter of t (near t = T a v model's implied eps
       is almost x_t: its eps error vanishes whatever its training), not supported otherwise;
-    * the same target: is the gap training alone, the model behind at every t? Supported when the
-      ratio is at least 1 everywhere, partly when the model is ahead somewhere."""
+    * the same target: is the gap training alone, the model behind at every t? Each t is behind,
+      ahead or within noise (differs). Supported when it is behind somewhere and ahead nowhere
+      (the text names the t within noise), partly when it is ahead somewhere beyond noise, cannot
+      tell when every t is within noise."""
     r = [float(m) / float(f) if float(f) > 0 else math.inf for m, f in zip(mine, ref)]
     kmax, kmin = max(range(len(r)), key=r.__getitem__), min(range(len(r)), key=r.__getitem__)
     t_gap, same = int(ts[kmax]), prediction == own_prediction
     x0_max = max(float(e) for e in x0_ref)
     text = (f"against the shipped model, the trained one is furthest behind at t = {t_gap} ({_times_loss(r[kmax])} its "
             f"loss) and closest at t = {ts[kmin]} ({_times_loss(r[kmin])}).")
+    side = [differs(float(m), float(f), 0.0 if noise is None else float(e))
+            for m, f, e in zip(mine, ref, noise if noise is not None else [0] * len(ts))]
+    tied, ahead = [int(t) for t, d in zip(ts, side) if d == 0], [int(t) for t, d in zip(ts, side) if d < 0]
     if same:
-        status = SUPPORTED if r[kmin] >= 1 else PARTLY
+        status = PARTLY if ahead else CANNOT_TELL if len(tied) == len(ts) else SUPPORTED
+        where = f" (beyond noise at {len(ts) - len(tied)} of {len(ts)} t; within noise at t = {_listing(tied)})" if tied else ""
         text += (f" Both predict `{prediction}` with the same U-Net, so the comparison is like for like and the gap is "
-                 + ("training alone: the shipped model, trained longer, is ahead at every t." if status == SUPPORTED else
-                    f"training, but not everywhere: at t = {ts[kmin]} the model trained here is ahead."))
+                 + ("training alone: the shipped model, trained longer, is ahead at every t"
+                    + ("." if not tied else f" where the two differ{where}.") if status == SUPPORTED else
+                    f"training, but not everywhere: at t = {_listing(ahead)} the model trained here is ahead beyond "
+                    "noise." if status == PARTLY else
+                    "cannot tell: at every t the two losses are within noise of each other."))
     elif prediction == "v" and t_gap > 3 * T / 4:
         status = SUPPORTED
         text += (" That gap is the shipped model's target, not its training: it predicts `v`, and near t = T its "
@@ -740,7 +754,8 @@ def gap_is_the_target(ts, mine, ref, x0_ref, reference: float, T: int, predictio
         status = NOT_SUPPORTED
         text += f" The shipped model predicts `{prediction}`; the gap is not where a v target would explain it."
     return Verdict(status, text, {"t_gap": t_gap, "ratio_max": r[kmax], "ratio_min": r[kmin], "start": t_gap > T / 2,
-                                  "same_target": same, "prediction": prediction})
+                                  "same_target": same, "prediction": prediction, "within_noise": tied,
+                                  "ahead": ahead})
 
 
 def loss_predicts_digits(models: Verdict, weights: Verdict, gap: Verdict) -> Verdict:

@@ -186,3 +186,16 @@ def test_resume_exact_or_not():
     assert v.status == SUPPORTED and v.numbers["exact"] and "reproduced exactly" in v.text
     v = resume_reproduces(0.0612, 0.06121, 60, 80, 0.0598, 4, 80)
     assert v.status == NOT_SUPPORTED and "differs" in v.text
+
+
+def test_gap_with_the_same_target_reads_its_noise():
+    mine, ref = [0.6, 0.2, 0.05, 0.02, 0.005, 0.001], [0.2, 0.18, 0.04, 0.015, 0.004, 0.0009]
+    tight = [0.01, 0.005, 0.001, 0.001, 0.0005, 0.0002]
+    v = gap_is_the_target(TS, mine, ref, [0.001] * 6, 0.1, 1000, "v", "v", noise=tight)
+    assert v.status == SUPPORTED and v.numbers["within_noise"] == [TS[-1]] and "within noise at t = " in v.text
+    assert "beyond noise at 5 of 6" in v.text
+    v = gap_is_the_target(TS, mine, ref, [0.001] * 6, 0.1, 1000, "v", "v", noise=[1.0] * 6)
+    assert v.status == CANNOT_TELL and len(v.numbers["within_noise"]) == 6
+    ahead = [0.6, 0.2, 0.05, 0.02, 0.005, 0.0001]                       # ahead at the last t beyond its noise
+    v = gap_is_the_target(TS, ahead, ref, [0.001] * 6, 0.1, 1000, "v", "v", noise=tight)
+    assert v.status == PARTLY and v.numbers["ahead"] == [TS[-1]]
