@@ -16,9 +16,8 @@ import argparse
 
 import torch
 
-from bench_recipes import seconds_for_100
+from bench_recipes import score, seconds_for_100
 from helpers import load_pipeline
-from helpers.evaluate import evaluate_samples, real_ratio
 from helpers.samplers import network_calls
 from helpers.unet import machine
 
@@ -29,12 +28,8 @@ ROWS = [("teacher", "shipped", "dpm++", 12, 1.5), ("shipped-2", "shipped", "dpm+
 
 
 def measure(pipe, sampler: str, steps: int, guidance: float, n: int, seeds: int) -> dict:
-    labels = torch.arange(10).repeat_interleave(n // 10)
-    x = pipe.sample(labels, steps=steps, guidance=guidance, sampler=sampler, generator=torch.Generator().manual_seed(0))
-    r = evaluate_samples(x, labels)
-    return {"accuracy": r["accuracy"], "abstained": r["abstained"], "kid": r["kid"],
-            **real_ratio(x, range(seeds)),
-            "s100": seconds_for_100(pipe.model, pipe.schedule, sampler, steps, guidance, True)}
+    return score(pipe.model, pipe.schedule, sampler, steps, guidance, True, n, seeds=seeds) | {
+        "s100": seconds_for_100(pipe.model, pipe.schedule, sampler, steps, guidance, True)}
 
 
 def main():
@@ -56,7 +51,7 @@ def main():
         r = measure(pipe, sampler, steps, w, args.n, args.reference_seeds)
         calls = network_calls(steps, w)
         print(f"| {name} | {model} | {sampler} | {steps} | {w:g} | {calls} | {r['accuracy']:.4f} | {r['abstained']:.4f} | "
-              f"{r['fd']:.2f} | {r['fd_train']:.2f} | {r['real_ratio']:.2f} | {r['kid']:.4f} | {r['s100']:.2f} |",
+              f"{r['fd_median']:.2f} | {r['fd_train']:.2f} | {r['real_ratio']:.2f} | {r['kid']:.4f} | {r['s100']:.2f} |",
               flush=True)
 
 

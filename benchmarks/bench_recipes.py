@@ -59,16 +59,19 @@ RECIPES = {
 KEYS = ("accuracy", "fd", "fd_real", "fd_ratio", "kid")
 
 
-def score(model, schedule, sampler, steps, guidance, bf16, n, guidance_interval=None, guide=None):
+def score(model, schedule, sampler, steps, guidance, bf16, n, guidance_interval=None, guide=None, seeds: int = 5):
+    """Sample n digits (n / 10 of each, seed 0) and read them: evaluate_samples' KEYS and abstentions,
+    the sampling rate, the ink, and real_ratio over `seeds` reference draws ("fd_median" its
+    median distance, "fd_train" the training digits', "real_ratio")."""
     pipe = Pipeline(model, schedule, guidance, guide=guide)
     labels = torch.arange(10).repeat_interleave(n // 10)
     t0 = time.perf_counter()
     imgs = pipe.sample(labels, steps=steps, sampler=sampler, bf16=bf16, generator=torch.Generator().manual_seed(0),
                        guidance_interval=guidance_interval)
     per_s = len(labels) / (time.perf_counter() - t0)
-    real = real_ratio(imgs)
-    return {k: v for k, v in evaluate_samples(imgs, labels).items() if k in KEYS} | {
-        "digits_per_s": per_s, "ink": imgs.mean().item(), "fd_train": real["fd_train"],
+    real = real_ratio(imgs, range(seeds))
+    return {k: v for k, v in evaluate_samples(imgs, labels).items() if k in KEYS + ("abstained",)} | {
+        "digits_per_s": per_s, "ink": imgs.mean().item(), "fd_median": real["fd"], "fd_train": real["fd_train"],
         "real_ratio": real["real_ratio"]}
 
 

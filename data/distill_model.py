@@ -15,7 +15,8 @@ weights, learns to take the same path in --steps deterministic DDIM steps of one
 
     python data/distill_model.py                               # 10,000 trajectories, then the student
     python data/distill_model.py --n 2000 --train-steps 200 --out /tmp/fast.pt   # a quick try
-    python data/distill_model.py --steps 1 --out runs/one_step.pt   # one network call per digit
+    python data/distill_model.py --steps 1 --init data/ddpm_mnist_fast.pt --out runs/one_step.pt
+                                                    # one call per digit, started from the 4-step student
 
 The trajectories are cached in runs/ (--trajectories), so a second student reuses them (a 4-step set
 serves a 2- or 1-step student too). The shipped
@@ -89,20 +90,20 @@ def segment_batch(data: dict, schedule, idx: torch.Tensor, k: torch.Tensor):
     return x_t, t, data["y"][idx], schedule.target(x0, eps, t, "v")
 
 
-def train_student(teacher, schedule, data: dict, steps: int, batch_size: int = 64, lr: float = 2e-4,
+def train_student(start, schedule, data: dict, steps: int, batch_size: int = 64, lr: float = 2e-4,
                   ema_decay: float = 0.995, seed: int = 0, holdout: int = 500):
-    """Fine-tune a copy of the teacher on the trajectories (all but the last `holdout`, kept to
-    measure the student's gap to the teacher); cosine-decayed learning rate. Returns the EMA copy
-    and a history of (step, train loss, held-out loss)."""
-    if teacher.config.prediction != "v":
-        raise ValueError("the student predicts v, like the shipped teacher; got a teacher that predicts "
-                         f"{teacher.config.prediction!r}")
-    student = copy.deepcopy(teacher).train().requires_grad_(True)
-    ema = copy.deepcopy(teacher).eval().requires_grad_(False)
+    """Fine-tune a copy of `start` (the teacher, or a student of more steps) on the trajectories (all
+    but the last `holdout`, kept to measure the student's gap to the teacher); cosine-decayed
+    learning rate. Returns the EMA copy and a history of (step, train loss, held-out loss)."""
+    if start.config.prediction != "v":
+        raise ValueError("the student predicts v, like the shipped teacher; got a start model that predicts "
+                         f"{start.config.prediction!r}")
+    student = copy.deepcopy(start).train().requires_grad_(True)
+    ema = copy.deepcopy(start).eval().requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=lr)
     n, K = data["x"].shape[1] - holdout, len(data["grid"])
     g = torch.Generator().manual_seed(seed)
-    dev, bf16 = next(teacher.parameters()).device, bf16_pays(next(teacher.parameters()).device)
+    dev, bf16 = next(start.parameters()).device, bf16_pays(next(start.parameters()).device)
     held = segment_batch(data, schedule, torch.arange(n, n + holdout).repeat(K),
                          torch.arange(K).repeat_interleave(holdout))
     history, bar = [], tqdm(range(steps), desc="student")
@@ -144,6 +145,8 @@ def main():
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--teacher", type=Path, default=DEFAULT_CHECKPOINT)
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start the student from this checkpoint's weights (progressive: a 4-step student for 1 step)")
     ap.add_argument("--trajectories", type=Path, default=ROOT / "runs" / "trajectories.pt")
     ap.add_argument("--out", type=Path, default=FAST_CHECKPOINT)
     args = ap.parse_args()
@@ -166,7 +169,9 @@ def main():
     recipe["trajectories_s"] = round(time.time() - t0, 1)
     out_of_range = (data["x"][-1].abs() > 1).float().mean().item()
     t1 = time.time()
-    ema, history = train_student(pipe.model, pipe.schedule, data, args.train_steps, args.batch_size, args.lr)
+    start = pipe.model if args.init is None else load_pipeline(args.init).model
+    recipe["init"] = str(args.init.name) if args.init else recipe["teacher"]
+    ema, history = train_student(start, pipe.schedule, data, args.train_steps, args.batch_size, args.lr)
     recipe |= {"training_s": round(time.time() - t1, 1), "machine": machine(), "threads": torch.get_num_threads(),
                "history": history, "final_out_of_range": out_of_range}
     teacher = load_checkpoint(args.teacher, DIFFUSION, required=("config", "ema"))

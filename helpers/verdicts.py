@@ -416,14 +416,16 @@ def skips_keep_detail(ts, loss_skips, loss_no_skips, val_skips: float, val_no_sk
     tied = [t for t, k in zip(ts, by_t) if k == 0]
     i_max = max(range(len(ts)), key=ratio.__getitem__)
     i_min = min(range(len(ts)), key=ratio.__getitem__)
+    i_abs = max(range(len(ts)), key=lambda i: loss_no_skips[i] - loss_skips[i])
     d = differs(val_no_skips, val_skips, val_noise)
     status = (SUPPORTED if d > 0 and min(by_t) >= 0 else PARTLY if d > 0
               else CANNOT_TELL if d == 0 else NOT_SUPPORTED)
     text = (f"the validation eps-MSE is {val_skips:.4f} with skips and {val_no_skips:.4f} without "
             f"({val_no_skips / val_skips:.1f}×; difference {val_no_skips - val_skips:+.4f} ± {val_noise:.4f}, two "
-            f"standard errors over the validation images). By t, the gap is largest at t = {ts[i_max]} "
+            f"standard errors over the validation images). By t, the gap as a ratio is largest at t = {ts[i_max]} "
             f"({loss_skips[i_max]:.3f} against {loss_no_skips[i_max]:.3f}, {ratio[i_max]:.1f}×) and smallest at "
             f"t = {ts[i_min]} ({loss_skips[i_min]:.3f} against {loss_no_skips[i_min]:.3f}, {ratio[i_min]:.1f}×); "
+            f"in absolute terms it is largest at t = {ts[i_abs]} ({loss_no_skips[i_abs] - loss_skips[i_abs]:+.3f}); "
             f"without skips the loss is higher beyond the noise at {by_t.count(1)} of the {len(ts)} t"
             + (f", within the noise at t = {', '.join(map(str, tied))}" if tied else "") + ".")
     if ratio[i_max] > 1 and 2 * i_max >= len(ts):            # the gap is widest among the larger t
@@ -517,7 +519,7 @@ def unet_claims_summary(time_v: Verdict, class_v: Verdict, skips_v: Verdict, lab
         f"- The time embedding gives every `t` its own vector ({time_v.status}); the label has its own learned "
         f"vector ({class_v.status}); their sum conditions every residual block (sections 1–3).",
         f"- Without skip connections the same small network, trained as long, ends at {s['loss_ratio']:.1f}× the "
-        f"validation loss; the gap is widest at t = {s['widest_t']} ({s['widest_ratio']:.1f}×) and narrowest at "
+        f"validation loss; as a ratio the gap is widest at t = {s['widest_t']} ({s['widest_ratio']:.1f}×) and narrowest at "
         f"t = {s['narrowest_t']} ({s['narrowest_ratio']:.1f}×) (section 5: {skips_v.status}).",
         f"- The label: {heard} (section 6: {label_v.status}).",
         f"- The timestep: the noise estimate is best when the model is told t = {tt['best_t']} for images noised "
@@ -657,6 +659,20 @@ def lower_loss_better_digits(loss: dict, accuracy: dict, n: int, noise: float) -
 
 def _times_loss(r: float) -> str:
     return f"{r:,.0f}x" if r >= 100 else f"{r:.2f}x"
+
+
+def _interval(row: dict) -> str:
+    lo, hi = wilson_interval(round(row["accuracy"] * row["n"]), row["n"])
+    return f"{lo:.0%}–{hi:.0%}"
+
+
+def _wilson_width(row: dict) -> float:
+    lo, hi = wilson_interval(round(row["accuracy"] * row["n"]), row["n"])
+    return hi - lo
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _listing(ts) -> str:
@@ -808,18 +824,19 @@ def _apart(p1: float, n1: int, p2: float, n2: int) -> int:
     return 1 if a[0] > b[1] else -1 if a[1] < b[0] else 0
 
 
-def judge_on_pure_noise(votes, names, level: float = 0.9) -> Verdict:
+def judge_on_pure_noise(votes, names, level: float = 0.9, what: str = "pure-noise images x_T") -> Verdict:
     """Does the judge call pure noise "not a digit"? votes: how often it answered each class on the
-    images x_T, (11,) with the last NOT_A_DIGIT (or (10,) for a judge that cannot abstain); names: the
-    classes' names. Supported when the abstentions' Wilson interval lies above `level`; otherwise
-    the early accuracy of the digit it prefers is its default answer, not a visible digit."""
+    images x_T (or on what a reader makes of them: `what` names them), (11,) with the last
+    NOT_A_DIGIT (or (10,) for a judge that cannot abstain); names: the classes' names. Supported
+    when the abstentions' Wilson interval lies above `level`; otherwise the early accuracy of the
+    digit it prefers is its default answer, not a visible digit."""
     votes = [int(v) for v in votes]
     n = sum(votes)
     abstained = votes[10] if len(votes) > 10 else 0
     top = max(range(min(len(votes), 10)), key=votes.__getitem__)
     lo, hi = wilson_interval(abstained, n)
     status = SUPPORTED if lo >= level else NOT_SUPPORTED if hi < level else CANNOT_TELL
-    text = (f"on {n} pure-noise images x_T the judge answers \"not a digit\" for {abstained / n:.0%} "
+    text = (f"on {n} {what} the judge answers \"not a digit\" for {abstained / n:.0%} "
             f"({_pct(lo)}–{_pct(hi)}); its likeliest digit, {names[top]}, for {votes[top] / n:.0%}")
     text += {SUPPORTED: ", so an early accuracy above zero is a digit it can see, not a default answer.",
              NOT_SUPPORTED: f", so the early accuracy of {names[top]} is the judge's default answer, not a visible digit.",
@@ -991,17 +1008,17 @@ def generation_needs_many_steps(rows: list, slow: tuple, level: float = 0.98, ma
     fast, slow_row = min(candidates, key=lambda r: r["steps"]) if candidates else None, at(*slow)
     kid = lambda r: f", KID {r['kid']:.4f}" if r["n"] >= kid_min_n else ""
     text = (f"**≥ {level:.0%} accuracy** needs at least: " + ", ".join(
-        f"{s}: **{k} steps**" if k is not None else f"{s}: **not reached** (best {best[s]:.1%})"
+        f"{s}: **{_count(k, 'step')}**" if k is not None else f"{s}: **not reached** (best {best[s]:.1%})"
         for s, k in fewest.items())
         + f". **Within {margin * 100:g} point of the sampler's own best accuracy**: "
-        + ", ".join(f"{s}: {k} steps ({at(s, k)['accuracy']:.1%})" for s, k in near_best.items()) + ".")
+        + ", ".join(f"{s}: {_count(k, 'step')} ({at(s, k)['accuracy']:.1%})" for s, k in near_best.items()) + ".")
     few = min(r["steps"] for r in rows)
     if kid_real is not None:
         one = min((at(s, few) for s in samplers if at(s, few) is not None), key=lambda r: r["kid"])
         text += (f" **As close to real digits as two real sets are** (KID at most {kid_real:.4f} + {kid_noise:.4f}, "
                  f"n = {kid_min_n} or more): " + ", ".join(
-                     f"{s}: {k} steps" if k is not None else f"{s}: not reached" for s, k in real_kid.items())
-                 + f". With {few} step(s) the best KID is {one['kid']:.4f} ({one['sampler']}, {one['accuracy']:.0%} "
+                     f"{s}: {_count(k, 'step')}" if k is not None else f"{s}: not reached" for s, k in real_kid.items())
+                 + f". With {_count(few, 'step')} the best KID is {one['kid']:.4f} ({one['sampler']}, {one['accuracy']:.0%} "
                  f"read): " + ("readable, yet further from real digits than the noise allows (blurrier)."
                                if not real_like(one) else "as close to real digits as real ones."))
     if slow_row is None:
@@ -1020,21 +1037,29 @@ def generation_needs_many_steps(rows: list, slow: tuple, level: float = 0.98, ma
         gap = slow_row["accuracy"] - fast["accuracy"]
         apart = _apart(slow_row["accuracy"], slow_row["n"], fast["accuracy"], fast["n"])
         status = NOT_SUPPORTED if gap <= margin else SUPPORTED if apart > 0 else CANNOT_TELL
-        text += (f" {slow[0]} with {slow_row['steps']} steps makes **{slow_row['images_per_s']:.3g} images/s** "
-                 f"({slow_row['accuracy']:.1%} accuracy{kid(slow_row)}, n = {slow_row['n']}); {fast['sampler']} with "
-                 f"{fast['steps']} steps makes **{fast['images_per_s']:.3g} images/s** ({fast['accuracy']:.1%}"
-                 f"{kid(fast)}, n = {fast['n']}), {fast['images_per_s'] / slow_row['images_per_s']:.0f}× faster. ")
-        alike = ("as accurate, and its digits are as close to real ones as real ones are to each other"
-                 if kid_real is not None else "as accurate")
+        wide = slow_row["n"] < fast["n"] and _wilson_width(slow_row) > 2 * margin     # the long chain on few digits
+        text += (f" {slow[0]} with {_count(slow_row['steps'], 'step')} makes **{slow_row['images_per_s']:.3g} images/s** "
+                 f"({slow_row['accuracy']:.1%} accuracy, 95 % interval {_interval(slow_row)}{kid(slow_row)}, "
+                 f"n = {slow_row['n']}); {fast['sampler']} with {_count(fast['steps'], 'step')} makes "
+                 f"**{fast['images_per_s']:.3g} images/s** ({fast['accuracy']:.1%}, {_interval(fast)}{kid(fast)}, "
+                 f"n = {fast['n']}): {slow_row['steps'] / fast['steps']:.0f}× fewer network calls, "
+                 f"{fast['images_per_s'] / slow_row['images_per_s']:.0f}× the images per second here"
+                 + (f" (batches of {slow_row['n']} and {fast['n']} digits, which changes the rate per call). "
+                    if slow_row["n"] != fast["n"] else ". "))
+        alike = (f"reads {fast['accuracy']:.1%} of its digits, and they are as close to real ones as real ones are to "
+                 "each other" if kid_real is not None else f"reads {fast['accuracy']:.1%} of its digits")
         text += {NOT_SUPPORTED: "So the report's *slow generation* comes from running all the steps, not from the "
                                 f"trained network: the same network sampled with {fast['sampler']} in "
-                                f"{slow_row['steps'] // fast['steps']}× fewer steps is {alike}.",
+                                f"{slow_row['steps'] // fast['steps']}× fewer steps {alike}."
+                                + (f" The long chain's {slow_row['n']} digits cannot show a difference of a few points "
+                                   "(see its interval): the verdict rests on the fast setting's own accuracy and "
+                                   "distance to real digits." if wide else ""),
                  SUPPORTED: f"With fewer steps the accuracy drops {gap * 100:.1f} points below the full chain, beyond "
                             "the binomial noise, so the slowness is partly real.",
                  CANNOT_TELL: f"The fast setting reads {gap * 100:.1f} points below the full chain, within the "
                               f"binomial noise of n = {slow_row['n']} and {fast['n']} digits."}[status]
     if kid_real is None:
-        text += f" With {few} step(s): " + ", ".join(f"{s} {at(s, few)['accuracy']:.0%}" for s in samplers
+        text += f" With {_count(few, 'step')}: " + ", ".join(f"{s} {at(s, few)['accuracy']:.0%}" for s in samplers
                                                       if at(s, few) is not None) + " accuracy."
     return Verdict(status, text, {"fewest": fewest, "near_best": near_best, "real_kid": real_kid, "best": best,
                                   "fast": fast, "slow": slow_row})
@@ -1061,8 +1086,8 @@ def distillation_pays(pairs: list, kid_noise: float) -> Verdict:
         kid = differs(slow["kid"], fast["kid"], kid_noise)            # +1: the distilled KID is lower
         wins[calls] = (1 if (kid > 0 and acc >= 0) or (acc > 0 and kid >= 0) else
                        -1 if (kid < 0 and acc <= 0) or (acc < 0 and kid <= 0) else 0)
-        parts.append(f"**{calls} calls**: distilled ({fast['steps']} steps) {fast['accuracy']:.1%}, KID "
-                     f"{fast['kid']:.4f} against the solver ({slow['steps']} steps) {slow['accuracy']:.1%}, KID "
+        parts.append(f"**{_count(calls, 'call')}**: distilled ({_count(fast['steps'], 'step')}) {fast['accuracy']:.1%}, KID "
+                     f"{fast['kid']:.4f} against the solver ({_count(slow['steps'], 'step')}) {slow['accuracy']:.1%}, KID "
                      f"{slow['kid']:.4f} (" + {1: "distilled better", -1: "solver better",
                                                0: "within the noise"}[wins[calls]] + ")")
     w = list(wins.values())
@@ -1179,18 +1204,21 @@ def easy_and_hard_digits(rank, values, noise, judge: str, easy=(1, 0), hard=(5, 
     that group beyond the noise of the difference; it fails when one of them lies outside the group
     beyond that noise; otherwise it is within the noise. Both halves combined with combine().
     fmt writes the noise in the judge's units (e.g. "{:.0%}" for accuracies). numbers: "easy_in",
-    "hard_in": whether the digits are in the groups at all (noise aside)."""
+    "hard_in": whether the digits are in the groups at all (noise aside); "easy", "hard": each half's
+    status, noise included."""
     rank = list(rank)
     parts = [_rank_part(rank, values, noise, easy, top, False), _rank_part(rank, values, noise, hard, top, True)]
     pos = lambda d: rank.index(d) + 1
     spread = 2 ** 0.5 * sum(noise[d] for d in rank) / len(rank)
-    text = (f"by {judge}: easiest {rank[:top]}, hardest {rank[-top:]}; {' and '.join(map(str, sorted(easy)))} rank "
+    text = (f"by {judge}: easiest {_listing(rank[:top])}, hardest {_listing(rank[-top:])}; "
+            f"{' and '.join(map(str, sorted(easy)))} rank "
             f"{' and '.join(str(pos(d)) for d in sorted(easy))}, {' and '.join(map(str, sorted(hard)))} rank "
             f"{' and '.join(str(pos(d)) for d in sorted(hard))} of {len(rank)} (noise of a difference between two "
             f"digits about ± {fmt.format(spread)}): *easy {' and '.join(map(str, easy))}* {RANK_WORDS[parts[0]]}, "
             f"*hard {' and '.join(map(str, sorted(hard)))}* {RANK_WORDS[parts[1]]}.")
     v = combine([Verdict(s, "") for s in parts], text)
-    v.numbers.update({"easy_in": set(easy) <= set(rank[:top]), "hard_in": set(hard) <= set(rank[-top:])})
+    v.numbers.update({"easy_in": set(easy) <= set(rank[:top]), "hard_in": set(hard) <= set(rank[-top:]),
+                      "easy": parts[0], "hard": parts[1]})
     return v
 
 
@@ -1252,13 +1280,16 @@ def clip_improves_sampling(method: str, plain: dict, other: dict, n: int, kid_no
     up, down = 1 in moves, -1 in moves
     status = PARTLY if up and down else SUPPORTED if up else NOT_SUPPORTED if down else CANNOT_TELL
     same = f"; {plain_same_budget:.1%} over all candidates" if plain_same_budget is not None else ""
-    real = f"; two disjoint sets of real test digits are {kid_real:.4f} apart" if kid_real is not None else ""
+    real = (f"; two disjoint sets of real test digits score {kid_real:.4f}, 0 within the noise: KID is an unbiased "
+            "estimate and can fall below 0" if kid_real is not None else "")
     text = (f"{method} moves {digits} classifier accuracy from {plain['weak_acc']:.1%} (plain{same}) to "
             f"**{other['weak_acc']:.1%}** (noise ± {acc_noise:.1%}, {n} samples), their CLIP score from "
             f"{plain['clip']:.1f} to {other['clip']:.1f}, and the 10-digit KID to real digits from {plain['kid']:.4f} "
             f"to **{other['kid']:.4f}** (noise ± {kid_noise:.4f}{real}). It costs {cost}. ")
     text += {SUPPORTED: "CLIP improves the digits beyond the noise.",
-             NOT_SUPPORTED: "It makes the digits worse beyond the noise.",
+             NOT_SUPPORTED: ("It makes the digits worse beyond the noise: " + " and ".join(
+                 name for name, m in zip(("their accuracy", "their KID"), moves) if m < 0)
+                 + (" worse, the other within the noise." if 0 in moves else " worse.")),
              PARTLY: "It improves one measure beyond the noise and worsens the other.",
              CANNOT_TELL: "Both changes are within the sampling noise."}[status]
     if plain["weak_acc"] >= 0.99:
@@ -1550,7 +1581,7 @@ def guidance_window_kind(window: dict, plain: list, n: int, fd_noise: float):
     within the noise (two binomial standard errors; two fd_noise). Returns (kind, the cheapest
     matching plain row or None): "better" (no plain scale matches it), "weaker" (one matches it
     with no more passes), "cheaper" (the cheapest match needs more passes and ties it within the
-    noise) or "trade" (the cheapest match needs more passes and is clearly better).
+    noise) or "trade" (a match at that cheapest cost is clearly better: it is the one returned).
     """
     def acc_noise(p, q):
         return 2 * math.sqrt((p * (1 - p) + q * (1 - q)) / n)
@@ -1562,13 +1593,14 @@ def guidance_window_kind(window: dict, plain: list, n: int, fd_noise: float):
     tied = lambda p: (abs(p["accuracy"] - window["accuracy"]) <= acc_noise(window["accuracy"], p["accuracy"])
                       and abs(p["fd"] - window["fd"]) <= 2 * fd_noise)
     fewest = [p for p in m if p["nfe"] == min(q["nfe"] for q in m)]
-    p = next((q for q in fewest if tied(q)), fewest[0])
+    p = next((q for q in fewest if not tied(q)), fewest[0])         # a clearly better one at that cost wins
     return ("weaker" if p["nfe"] <= window["nfe"] else "cheaper" if tied(p) else "trade"), p
 
 
-WINDOW_WORDS = {"better": "better than any plain scale", "cheaper": "as good as a plain scale with fewer passes",
-                "trade": "less quality than a plain scale for fewer passes",
-                "weaker": "no better than a plain scale with no more passes"}
+WINDOW_WORDS = {"better": "better than any plain scale",
+                "cheaper": "as good as a plain scale and needs fewer passes than it",
+                "trade": "fewer passes but less quality than a plain scale",
+                "weaker": "no better than a plain scale that needs no more passes"}
 
 
 def guidance_window_verdict(windows: list, plain: list, n: int, fd_noise: float) -> Verdict:
@@ -1602,39 +1634,49 @@ def guidance_expressive_verdict(plain: list, diversity_real: float) -> Verdict:
                            f"samples of a digit more alike, not more varied.", {"diversity": [a["diversity"], b["diversity"]]})
 
 
-def attention_verdict(accuracy: dict, seconds: dict, n: int, steps: int, trained_level: float = 0.9) -> Verdict:
+def attention_verdict(accuracy: dict, seconds: dict, n: int, steps: int, trained_level: float = 0.9,
+                      fd: "dict | None" = None, fd_noise: float = 0.0) -> Verdict:
     """Does attention improve the digits at equal training steps? accuracy, seconds: {variant:
     share of n generated digits read as requested, training seconds}, the first variant without
-    attention. Supported if some attention variant is more accurate beyond the noise of the
-    difference (difference_noise); not supported if the plain U-Net is trained (>= trained_level)
-    and every attention variant is less accurate beyond that noise; cannot tell otherwise: when
-    the differences are inside the noise (the text names the smallest gain n digits could have
-    shown), when even the best variant is untrained, or when every variant is at the ceiling
-    (the lower end of its interval >= 0.99: nothing is left to improve)."""
+    attention; fd, fd_noise: {variant: Fréchet distance to real digits} and the noise of a
+    difference of two (e.g. twice the real-vs-real spread at n). A variant wins when it is more
+    accurate beyond the noise of the difference (difference_noise) and not farther beyond fd_noise,
+    or nearer beyond fd_noise and not less accurate beyond the noise; it loses the other way round.
+    Supported if some attention variant wins; not supported if the plain U-Net is trained (>=
+    trained_level) and every attention variant loses; cannot tell otherwise: when the differences
+    are inside the noise (the text names the smallest gain n digits could have shown), when even
+    the best variant is untrained, or when every variant is at the ceiling of accuracy (the lower
+    end of its interval >= 0.99) and no distance says otherwise."""
     names = list(accuracy)
     base, a0 = names[0], accuracy[names[0]]
-    parts, wins, losses, noises = [], [], [], []
+    parts, wins, losses, trades, noises = [], [], [], [], []
     for k in names[1:]:
         noise = difference_noise(accuracy[k], a0, n)
         noises.append(noise)
         d = differs(accuracy[k], a0, noise)
-        (wins if d > 0 else losses if d < 0 else []).append(k)
-        parts.append(f"{k} {accuracy[k]:.1%} ({100 * (accuracy[k] - a0):+.1f} points ± {100 * noise:.1f}, "
-                     f"{seconds[k] / seconds[base]:.1f}x the training time)")
+        near = 0 if fd is None else differs(fd[base], fd[k], fd_noise)            # +1: the variant is nearer
+        (wins if (d > 0 and near >= 0) or (near > 0 and d >= 0) else
+         losses if (d < 0 and near <= 0) or (near < 0 and d <= 0) else trades if d or near else []).append(k)
+        parts.append(f"{k} {accuracy[k]:.1%} ({100 * (accuracy[k] - a0):+.1f} points ± {100 * noise:.1f}"
+                     + ("" if fd is None else f"; Fréchet {fd[k]:.1f} against {fd[base]:.1f} ± {fd_noise:.1f}")
+                     + f", {seconds[k] / seconds[base]:.1f}x the training time)")
     best = max(accuracy.values())
     ceiling = all(at_ceiling(a, n, 0.99) for a in accuracy.values())
     trained = best >= trained_level
     status = (SUPPORTED if wins else NOT_SUPPORTED if trained and len(losses) == len(names) - 1
               else CANNOT_TELL)
-    tied = trained and not ceiling and not wins and not losses
-    text = (f"after {steps} training steps each, the U-Net without attention reads {a0:.1%} of {n} digits; "
+    tied = trained and not ceiling and not wins and not losses and not trades
+    text = (f"after {steps} training steps each, the U-Net without attention reads {a0:.1%} of {n} digits"
+            + ("" if fd is None else f" at a Fréchet distance of {fd[base]:.1f}") + "; "
             + "; ".join(parts) + "."
             + (f" The best variant reads only {best:.0%} of its digits, so this compares undertrained models."
                if not trained else "")
             + (f" Every difference is inside its noise: a gain of more than about {100 * max(noises):.0f} points "
                f"would have shown at this n, a smaller one cannot be told from chance." if tied else "")
+            + (f" {', '.join(trades)}: more accurate but farther from real digits, or the reverse (a trade, "
+               "not a gain)." if trades else "")
             + (" Every variant is at the ceiling, where n digits cannot show a gain." if ceiling and not wins else ""))
-    return Verdict(status, text, {"wins": wins, "losses": losses, "ceiling": ceiling})
+    return Verdict(status, text, {"wins": wins, "losses": losses, "trades": trades, "ceiling": ceiling})
 
 
 def colour_path_verdict(colour: dict, lit: dict, n: int, chance: float = 0.1) -> Verdict:

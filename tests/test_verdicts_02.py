@@ -39,6 +39,7 @@ def test_skips_keep_detail_supported_at_every_t():
     assert r.numbers["widest_t"] == 999 and r.numbers["narrowest_t"] == 0
     assert "0.0560 with skips and 0.1100 without" in r.text and "± 0.0040" in r.text
     assert "x_t ≈ eps" in r.text and "stays in its estimate" in r.text          # gap widest at high t; worse recon
+    assert "as a ratio is largest at t = 999" in r.text and "in absolute terms it is largest at t = 0 (+0.200)" in r.text
 
 
 def test_skips_keep_detail_partly_cannot_tell_not_supported():

@@ -151,7 +151,7 @@ def test_few_steps_as_accurate_do_not_support_slow_generation():
     assert v.status == NOT_SUPPORTED
     assert v.numbers["fewest"] == {"ddpm": 1000, "ddim": 20} and v.numbers["near_best"] == {"ddpm": 1000, "ddim": 20}
     assert v.numbers["fast"]["sampler"] == "ddim" and "80×" in v.text and "50× fewer steps" in v.text
-    assert "With 1 step(s): ddpm 10%, ddim 40%" in v.text
+    assert "With 1 step: ddpm 10%, ddim 40%" in v.text
 
 
 def test_few_steps_clearly_worse_support_slow_generation():
@@ -230,6 +230,9 @@ def test_judge_on_pure_noise():
     old = judge_on_pure_noise([0] * 8 + [200, 0], names)               # the 10-class judge read noise as 8
     assert old.status == NOT_SUPPORTED and old.numbers["top"] == 8 and "default answer" in old.text
     assert judge_on_pure_noise([1] + [0] * 9 + [18], names).status == CANNOT_TELL   # 18 of 19: too few to say
+    smooth = judge_on_pure_noise([0, 0, 0, 100] + [0] * 7, names, what="linear-denoiser estimates")
+    assert smooth.status == NOT_SUPPORTED and smooth.text.startswith("on 100 linear-denoiser estimates")
+    assert "the early accuracy of 3 is the judge's default answer" in smooth.text
 
 
 # distillation at equal calls ---------------------------------------------------------------------
@@ -244,6 +247,7 @@ def test_a_distilled_model_sharper_at_every_equal_cost_is_supported():
     v = distillation_pays(pairs, kid_noise=0.006)
     assert v.status == SUPPORTED and v.numbers["wins"] == {2: 1, 4: 1}
     assert "**4 calls**: distilled (4 steps) 100.0%, KID 0.0020" in v.text and "solver (2 steps)" in v.text
+    assert "the solver (1 step) 98.0%" in v.text                                   # singular where it is one
 
 
 def test_a_distilled_model_worse_or_no_better_is_not_supported():
@@ -259,3 +263,11 @@ def test_one_pair_won_and_one_within_the_noise_cannot_tell():
              (4, _calls_row(4, 0.99, 0.010), _calls_row(2, 0.99, 0.012))]
     assert distillation_pays(pairs, 0.006).status == CANNOT_TELL
     assert distillation_pays([], 0.006).status == CANNOT_TELL
+
+
+def test_a_long_chain_on_few_digits_is_named_as_unable_to_tell():
+    rows = _sweep(1.0, ddpm_long=1.0, n_long=10)                       # notebook 04: 10 of 10, interval 72-100%
+    v = generation_needs_many_steps(rows, ("ddpm", 1000))
+    assert v.status == NOT_SUPPORTED and "95 % interval 72%–100%" in v.text
+    assert "cannot show a difference of a few points" in v.text and "batches of 10 and 200 digits" in v.text
+    assert "50× fewer network calls" in v.text

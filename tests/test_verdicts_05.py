@@ -128,3 +128,15 @@ def test_clip_improves_sampling_names_the_digits_it_judges():
     plain, other = {"weak_acc": 0.6, "clip": 80, "kid": 0.05}, {"weak_acc": 0.8, "clip": 82, "kid": 0.05}
     v = clip_improves_sampling("a CLIP loss", plain, other, 1000, 0.01, "c", digits="all digits'")
     assert v.status == SUPPORTED and "all digits' classifier accuracy" in v.text
+
+
+def test_wording_of_rankings_and_of_a_worse_kid():
+    from helpers.verdicts import clip_improves_sampling, easy_and_hard_digits
+    rank = [1, 7, 2, 4, 6, 3, 8, 0, 9, 5]
+    values = [0.5, 0.9, 0.8, 0.6, 0.7, 0.2, 0.6, 0.85, 0.5, 0.3]
+    v = easy_and_hard_digits(rank, values, [0.2] * 10, "classifier")
+    assert "easiest 1, 7, 2, hardest 0, 9, 5" in v.text and v.numbers["hard"] in ("cannot tell", "not supported")
+    plain, tuned = {"weak_acc": 0.63, "clip": 67.6, "kid": 0.2998}, {"weak_acc": 0.64, "clip": 69.0, "kid": 0.3295}
+    w = clip_improves_sampling("a CLIP loss", plain, tuned, 1000, 0.0086, "more", kid_real=-0.0023)
+    assert w.status == "not supported" and "their KID worse, the other within the noise" in w.text
+    assert "score -0.0023, 0 within the noise" in w.text

@@ -20,6 +20,16 @@ def test_window_kinds_cover_each_case():
     assert guidance_window_kind(row(3.0, 0.97, 5.5, 30, (0, 600)), PLAIN, n, fd_noise)[0] == "trade"
 
 
+def test_a_clearly_better_plain_scale_at_the_same_cost_makes_a_window_a_trade():
+    plain = [row(1.0, 0.98, 6.57, 20), row(1.5, 1.0, 6.28, 40), row(2.0, 1.0, 7.72, 40)]    # notebook 07, n = 500
+    kind, match = guidance_window_kind(row(3.0, 1.0, 8.60, 36, (0, 800)), plain, 500, 1.085)
+    assert kind == "trade" and match["guidance"] == 1.5                  # w = 2 ties it, but w = 1.5 is nearer
+    kind, match = guidance_window_kind(row(3.0, 1.0, 8.40, 32, (200, 800)), plain, 500, 1.085)
+    assert kind == "cheaper"                                             # 2.12 apart: inside the ± 2.17
+    v = guidance_window_verdict([row(3.0, 1.0, 8.40, 32, (200, 800))], plain, 500, 1.085)
+    assert "as good as a plain scale and needs fewer passes than it" in v.text
+
+
 def test_window_verdict_status_follows_the_kinds():
     n, fd_noise = 1000, 0.1
     assert guidance_window_verdict([row(3.0, 1.0, 3.0, 30, (0, 800))], PLAIN, n, fd_noise).status == SUPPORTED
@@ -48,6 +58,19 @@ def test_attention_verdict_needs_a_gain_beyond_the_noise_and_a_trained_model():
     assert v.status == CANNOT_TELL and "undertrained" in v.text            # both models still untrained
     v = attention_verdict({"none": 0.998, "7x7": 1.0}, secs, 1000, 800)    # both at the ceiling
     assert v.status == CANNOT_TELL and v.numbers["ceiling"] and "ceiling" in v.text
+
+
+def test_attention_verdict_reads_the_distance_too():
+    secs, acc = {"none": 72, "7x7": 81}, {"none": 0.924, "7x7": 0.932}
+    v = attention_verdict(acc, secs, 500, 800, fd={"none": 24.2, "7x7": 20.8}, fd_noise=2.17)    # notebook 07
+    assert v.status == SUPPORTED and v.numbers["wins"] == ["7x7"] and "Fréchet 20.8 against 24.2 ± 2.2" in v.text
+    v = attention_verdict(acc, secs, 500, 800, fd={"none": 24.2, "7x7": 23.0}, fd_noise=2.17)
+    assert v.status == CANNOT_TELL and "inside its noise" in v.text
+    v = attention_verdict(acc, secs, 500, 800, fd={"none": 20.8, "7x7": 24.2}, fd_noise=2.17)
+    assert v.status == NOT_SUPPORTED and v.numbers["losses"] == ["7x7"]
+    v = attention_verdict({"none": 0.90, "7x7": 0.97}, secs, 1000, 800, fd={"none": 20.8, "7x7": 24.2}, fd_noise=2.17)
+    assert v.status == CANNOT_TELL and v.numbers["trades"] == ["7x7"] and "a trade" in v.text    # not a tie
+    assert "inside its noise" not in v.text
 
 
 def test_colour_path_verdict_against_chance():
