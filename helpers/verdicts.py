@@ -1435,28 +1435,42 @@ def generated_digits_help(gains: list, generated_only: float) -> Verdict:
 def repaint_beats_mean_fill(results: dict, n: int, kept: float = 1e-5) -> Verdict:
     """Does RePaint complete hidden pixels better than filling them with the mean digit?
 
-    results: {mask: {"mean fill": scores, "RePaint": scores}}, scores as returned by
-    helpers.applications.completion_scores on the same n digits. Each mask is one part: RePaint
-    recognised more often beyond the binomial noise (accuracy_noise: two standard errors of the
-    difference). The hidden-pixel MSE is compared too (noise: two standard errors of the paired
+    results: {mask: {"mean fill": scores, "RePaint": scores, optionally "no fill": scores}}, scores
+    as returned by helpers.applications.completion_scores on the same n digits. Each mask and
+    baseline is one part: RePaint recognised more often beyond the binomial noise (accuracy_noise:
+    two standard errors of the difference); with "no fill" (the visible part alone) RePaint must
+    also beat doing nothing. The hidden-pixel MSE is compared too (noise: two standard errors of the paired
     per-image difference), and the known pixels must change by less than `kept`.
     """
     def acc_noise(p, q):
         return 2 * math.sqrt((p * (1 - p) + q * (1 - q)) / n)
 
-    masks, parts, by_acc, by_mse = list(results), [], [], []
+    masks, parts, by_acc, by_mse, over_nothing = list(results), [], [], [], []
     for k in masks:
         r, m = results[k]["RePaint"], results[k]["mean fill"]
         parts.append(better(r["accuracy"], m["accuracy"], acc_noise(r["accuracy"], m["accuracy"])))
         by_acc += [k] if parts[-1].status == SUPPORTED else []
+        if "no fill" in results[k]:
+            z = results[k]["no fill"]
+            parts.append(better(r["accuracy"], z["accuracy"], acc_noise(r["accuracy"], z["accuracy"])))
+            over_nothing += [k] if parts[-1].status == SUPPORTED else []
         d = r["hidden_mse_each"] - m["hidden_mse_each"]
         by_mse += [k] if differs(0.0, d.mean().item(), 2 * d.std().item() / math.sqrt(len(d))) > 0 else []
     disagree = [k for k in by_acc if k not in by_mse]
+    plain = [k for k in masks if "no fill" in results[k]]
     hardest = min(masks, key=lambda k: results[k]["RePaint"]["accuracy"])
     known = max(results[k]["RePaint"]["known_error"] for k in masks)
     text = (f"on {n} test digits per mask, RePaint's completions are recognised more often than mean fill's, "
             f"beyond the noise, for {len(by_acc)} of {len(masks)} masks ({', '.join(by_acc) or 'none'}), and have the "
             f"lower error on the hidden pixels for {len(by_mse)} of {len(masks)} ({', '.join(by_mse) or 'none'}). ")
+    if plain:
+        same = [k for k in plain if k not in over_nothing]
+        text += (f"Against no fill (the visible part alone) they are recognised more often beyond the noise for "
+                 f"{len(over_nothing)} of {len(plain)} ({', '.join(over_nothing) or 'none'})"
+                 + (f"; for {', '.join(same)} the visible part alone is read as often or more ("
+                    + ", ".join(f"{k}: {results[k]['no fill']['accuracy']:.0%} against "
+                                f"{results[k]['RePaint']['accuracy']:.0%}" for k in same)
+                    + "), so there RePaint shows no gain over doing nothing. " if same else ". "))
     if disagree:
         text += (f"For {', '.join(disagree)} the two scores disagree, and for a reason: the mean image is the "
                  "single guess with the smallest expected squared error when nothing is known, and a sharp stroke in "
@@ -1470,6 +1484,7 @@ def repaint_beats_mean_fill(results: dict, n: int, kept: float = 1e-5) -> Verdic
     kinds = (("accuracy", "RePaint", "accuracy"), ("meanfill_accuracy", "mean fill", "accuracy"),
              ("hidden_mse", "RePaint", "hidden_mse"), ("meanfill_hidden_mse", "mean fill", "hidden_mse"))
     nums = {f"inpaint_{k}_{s}": results[k][name][key] for s, name, key in kinds for k in masks}
+    nums |= {f"inpaint_{k}_nofill_accuracy": results[k]["no fill"]["accuracy"] for k in plain}
     v = combine(parts, text)
     v.numbers = {**nums, "inpaint_known_max_error": known}
     return v
@@ -1516,7 +1531,8 @@ def sdedit_restores(curve: dict, baseline: tuple, t_match: int, n: int, ceiling:
             + (" already: they were never unrecognisable, so accuracy cannot show a restoration here" if readable else "")
             + f"; the mean filter gives {baseline[0]:.1f} dB and {baseline[1]:.0%}. "
             f"SDEdit's accuracy peaks at **{ac[ka]:.0%} when starting from t = {ts[ka]}** "
-            f"(± {noise(ac[ka], a0):.0%} on {n} digits; the noise-matching level is t = {t_match}), with a PSNR of "
+            f"(95 % interval {_interval({'accuracy': ac[ka], 'n': n})} on {n} digits; the noise-matching level is "
+            f"t = {t_match}), with a PSNR of "
             f"{ps[ka]:.1f} dB there; its best PSNR is {ps[kp]:.1f} dB (t = {ts[kp]}). ")
     if differs(ac[ka], ac[-1], noise(ac[ka], ac[-1])) > 0:
         text += (f"Started from t = {ts[-1]} it recognises only {ac[-1]:.0%}: that noisy, the model (not told the "

@@ -169,3 +169,12 @@ def test_every_verdict_renders_as_markdown():
     v = V.straight_line_fades(*walk(0.12), digit=2)
     assert v._repr_markdown_().startswith("**Supported:** halfway")
     assert not math.isnan(v.numbers["lerp_mid_confidence"])
+
+
+def test_repaint_must_also_beat_no_fill():
+    results = {"half": {"no fill": scores(0.82, 0.2), "mean fill": scores(0.57, 0.07), "RePaint": scores(0.74, 0.09)},
+               "random": {"no fill": scores(0.10, 0.3), "mean fill": scores(0.07, 0.07), "RePaint": scores(0.91, 0.03)}}
+    v = V.repaint_beats_mean_fill(results, 100)                         # notebook 06: no fill read 82%, RePaint 74%
+    assert v.status == V.PARTLY and "Against no fill" in v.text and "for 1 of 2 (random)" in v.text
+    assert "half: 82% against 74%" in v.text and "no gain over doing nothing" in v.text
+    assert v.numbers["inpaint_half_nofill_accuracy"] == 0.82
