@@ -252,9 +252,9 @@ def gradual_recovers_closer(ts, mse_one, mse_reverse, noise) -> Verdict:
     tied = [t for t, k in zip(ts, d) if k == 0]
     status = (CANNOT_TELL if not closer and not farther else SUPPORTED if not farther else
               NOT_SUPPORTED if not closer else PARTLY)
-    parts = ([f"the reverse process has the *larger* error at t in {farther}"] if farther else []) + \
-            ([f"the smaller error at t in {closer}"] if closer else []) + \
-            ([f"the two agree within the noise at t in {tied}"] if tied else [])
+    parts = ([f"the reverse process has the *larger* error at t = {_listing(farther)}"] if farther else []) + \
+            ([f"the smaller error at t = {_listing(closer)}"] if closer else []) + \
+            ([f"the two agree within the noise at t = {_listing(tied)}"] if tied else [])
     text = "MSE to the initial digit: " + "; ".join(parts)
     text += (". A sharp digit that differs from the original costs more squared error than a blur, since the "
              "one-call estimate is the network's best guess of the average (the MSE-optimal answer)." if farther else ".")

@@ -114,7 +114,7 @@ def test_gradual_recovers_closer():
     noise = [0.0, 0.001, 0.01]
     v = gradual_recovers_closer(TS, [0.0006, 0.033, 0.28], [0.0006, 0.039, 0.54], noise)
     assert v.status == NOT_SUPPORTED and v.numbers["farther"] == [519, 999] and v.numbers["tied"] == [39]
-    assert "MSE-optimal" in v.text
+    assert "MSE-optimal" in v.text and "*larger* error at t = 519, 999" in v.text
     assert gradual_recovers_closer(TS, [0.0006, 0.039, 0.54], [0.0006, 0.033, 0.28], noise).status == SUPPORTED
     assert gradual_recovers_closer(TS, [0.0006, 0.039, 0.28], [0.0006, 0.033, 0.54], noise).status == PARTLY
 
