@@ -661,14 +661,13 @@ def _times_loss(r: float) -> str:
     return f"{r:,.0f}x" if r >= 100 else f"{r:.2f}x"
 
 
+def _wilson(row: dict) -> tuple:
+    """The 95 % Wilson interval of a row's accuracy ({"accuracy", "n"})."""
+    return wilson_interval(round(row["accuracy"] * row["n"]), row["n"])
+
+
 def _interval(row: dict) -> str:
-    lo, hi = wilson_interval(round(row["accuracy"] * row["n"]), row["n"])
-    return f"{lo:.0%}–{hi:.0%}"
-
-
-def _wilson_width(row: dict) -> float:
-    lo, hi = wilson_interval(round(row["accuracy"] * row["n"]), row["n"])
-    return hi - lo
+    return "–".join(f"{v:.0%}" for v in _wilson(row))
 
 
 def _count(n: int, noun: str) -> str:
@@ -1037,7 +1036,8 @@ def generation_needs_many_steps(rows: list, slow: tuple, level: float = 0.98, ma
         gap = slow_row["accuracy"] - fast["accuracy"]
         apart = _apart(slow_row["accuracy"], slow_row["n"], fast["accuracy"], fast["n"])
         status = NOT_SUPPORTED if gap <= margin else SUPPORTED if apart > 0 else CANNOT_TELL
-        wide = slow_row["n"] < fast["n"] and _wilson_width(slow_row) > 2 * margin     # the long chain on few digits
+        lo, hi = _wilson(slow_row)
+        wide = slow_row["n"] < fast["n"] and hi - lo > 2 * margin                       # the long chain on few digits
         text += (f" {slow[0]} with {_count(slow_row['steps'], 'step')} makes **{slow_row['images_per_s']:.3g} images/s** "
                  f"({slow_row['accuracy']:.1%} accuracy, 95 % interval {_interval(slow_row)}{kid(slow_row)}, "
                  f"n = {slow_row['n']}); {fast['sampler']} with {_count(fast['steps'], 'step')} makes "
