@@ -52,6 +52,12 @@ def proportion_noise(p: float, n: int, z: float = 1.96) -> float:
     return (hi - lo) / 2
 
 
+def binomial_noise(p: float, q: float, n: int) -> float:
+    """Two standard errors of the difference of proportions p and q, each of n items (normal
+    approximation; helpers.evaluate.accuracy_noise is the same with its inputs checked)."""
+    return 2 * math.sqrt((p * (1 - p) + q * (1 - q)) / n)
+
+
 def difference_noise(p1: float, p2: float, n: int) -> float:
     """The noise of the difference of two proportions, each measured on n items (their
     proportion_noise added in quadrature)."""
@@ -1443,7 +1449,7 @@ def repaint_beats_mean_fill(results: dict, n: int, kept: float = 1e-5) -> Verdic
     per-image difference), and the known pixels must change by less than `kept`.
     """
     def acc_noise(p, q):
-        return 2 * math.sqrt((p * (1 - p) + q * (1 - q)) / n)
+        return binomial_noise(p, q, n)
 
     masks, parts, by_acc, by_mse, over_nothing = list(results), [], [], [], []
     for k in masks:
@@ -1522,7 +1528,7 @@ def sdedit_restores(curve: dict, baseline: tuple, t_match: int, n: int, ceiling:
     p0, a0 = curve["psnr"][0], curve["accuracy"][0]
     kp, ka = max(range(len(ps)), key=ps.__getitem__), max(range(len(ac)), key=ac.__getitem__)
     gain, psnr_there = ac[ka] - a0, ps[ka] - p0
-    noise = lambda p, q: 2 * math.sqrt((p * (1 - p) + q * (1 - q)) / n)
+    noise = lambda p, q: binomial_noise(p, q, n)
     status = better(ac[ka], a0, noise(ac[ka], a0)).status
     readable = at_ceiling(a0, n, ceiling)
     if readable and status == SUPPORTED:
@@ -1600,7 +1606,7 @@ def guidance_window_kind(window: dict, plain: list, n: int, fd_noise: float):
     noise) or "trade" (a match at that cheapest cost is clearly better: it is the one returned).
     """
     def acc_noise(p, q):
-        return 2 * math.sqrt((p * (1 - p) + q * (1 - q)) / n)
+        return binomial_noise(p, q, n)
 
     m = [p for p in plain if p["accuracy"] >= window["accuracy"] - acc_noise(window["accuracy"], p["accuracy"])
          and p["fd"] <= window["fd"] + 2 * fd_noise]
