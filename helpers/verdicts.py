@@ -1501,7 +1501,7 @@ def resampling_helps(once: dict, resampled: dict, n: int, tries: int, mask: str 
     once, resampled: completion_scores ({"accuracy", "hidden_mse"}) on the same n digits with one
     mask; the noise is two binomial standard errors of the difference."""
     a, b = resampled["accuracy"], once["accuracy"]
-    noise = 2 * math.sqrt((a * (1 - a) + b * (1 - b)) / n)
+    noise = binomial_noise(a, b, n)
     v = better(a, b, noise)
     text = (f"{mask} mask: one try per step gives {b:.0%} recognised (hidden-pixel MSE {once['hidden_mse']:.4f}); "
             f"{tries} tries give {a:.0%} ({resampled['hidden_mse']:.4f}), for {tries} times the network calls "
