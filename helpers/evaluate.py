@@ -179,10 +179,12 @@ def real_features(n: int, seed: int = 0, split: str = "test", disjoint_from: "in
 
 
 def real_vs_real(n: int, seed: int = 0) -> dict:
-    """Fréchet and kernel distance between two disjoint random real sets of n test digits."""
-    f1, _ = real_features(n, seed)
+    """Fréchet and kernel distance between two disjoint random real sets of n test digits, and the
+    first set's diversity (mean over digits)."""
+    f1, y1 = real_features(n, seed)
     f2, _ = real_features(n, seed, disjoint_from=seed)
-    return {"n": n, "fd": frechet_distance(f1, f2), "kid": kernel_distance(f1, f2)}
+    div = [d for d in diversity(f1, y1) if not math.isnan(d)]
+    return {"n": n, "fd": frechet_distance(f1, f2), "kid": kernel_distance(f1, f2), "diversity": sum(div) / len(div)}
 
 
 def accuracy_noise(p1: float, p2: float, n: int) -> float:
@@ -208,10 +210,11 @@ def paired_noise(a, b) -> float:
 
 def real_vs_real_spread(n: int, seeds=range(5)) -> dict:
     """The draw-to-draw noise of a distance at sample size n: the standard deviation (over `seeds`) of
-    real_vs_real's "fd" and "kid". Differences between two generated sets smaller than about twice
-    these cannot be told apart from which digits happened to be drawn."""
+    real_vs_real's "fd", "kid" and "diversity". Differences between two generated sets smaller than
+    about twice these cannot be told apart from which digits happened to be drawn."""
     draws = [real_vs_real(n, s) for s in seeds]
-    return {"n": n, **{k: torch.tensor([d[k] for d in draws]).std(correction=0).item() for k in ("fd", "kid")}}
+    return {"n": n, **{k: torch.tensor([d[k] for d in draws]).std(correction=0).item()
+                       for k in ("fd", "kid", "diversity")}}
 
 
 def reference_spread(n: int, seeds=range(8), reference_seed: int = 0) -> dict:

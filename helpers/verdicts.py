@@ -1102,24 +1102,26 @@ def distillation_pays(pairs: list, kid_noise: float) -> Verdict:
                    "95 % intervals are apart.", {"wins": wins})
 
 
-def guidance_gives_flexibility(rows: list, n: int, fd_spread: float) -> Verdict:
+def guidance_gives_flexibility(rows: list, n: int, fd_spread: float, div_spread: float = 0.0) -> Verdict:
     """The report: classifier-free guidance gives "more flexibility". rows: a guidance sweep in
     increasing scale ({"guidance", "accuracy", "diversity", "fd"}), n digits each; fd_spread: the
-    draw-to-draw standard deviation of the Fréchet distance at n (helpers.evaluate.real_vs_real_spread).
-    Guidance is a knob when the accuracy at the largest scale differs from the plain conditional
+    draw-to-draw standard deviation of the Fréchet distance at n (helpers.evaluate.real_vs_real_spread),
+    div_spread the same for the diversity. Guidance is a knob when the accuracy at the largest scale differs from the plain conditional
     model's (w = 1, else the first row) with 95 % Wilson intervals apart: supported when it rises, not
     supported when it falls, cannot tell within the noise. The text says what it costs: diversity,
     a second U-Net pass, and realism beyond the scale with the lowest Fréchet distance.
-    numbers: "acc_up", "div_down" (the largest scale against the reference, raw) and "best_fd_guidance"."""
+    numbers: "acc_up" (raw), "div_down" (beyond twice div_spread; the largest scale against the
+    reference) and "best_fd_guidance"."""
     g0, gmax = rows[0], rows[-1]
     g1 = next((r for r in rows if r["guidance"] == 1), None)
     ref, best = g1 or g0, min(rows, key=lambda r: r["fd"])
     d = _apart(gmax["accuracy"], n, ref["accuracy"], n)
-    acc_up, div_down = gmax["accuracy"] > ref["accuracy"], gmax["diversity"] < ref["diversity"]
+    acc_up = gmax["accuracy"] > ref["accuracy"]
+    div_down = differs(ref["diversity"], gmax["diversity"], 2 * div_spread) > 0
     status = SUPPORTED if d > 0 else NOT_SUPPORTED if d < 0 else CANNOT_TELL
     text = (f"from w = {g0['guidance']:g} to w = {gmax['guidance']:g}, accuracy goes from {g0['accuracy']:.1%} to "
             f"{gmax['accuracy']:.1%} and diversity from {g0['diversity']:.2f} to {gmax['diversity']:.2f} "
-            f"(n = {n} each). The Fréchet distance to real digits is lowest at **w = {best['guidance']:g}** "
+            f"(n = {n} each; ± {2 * div_spread:.2f} for a difference of two diversities). The Fréchet distance to real digits is lowest at **w = {best['guidance']:g}** "
             f"({best['fd']:.2f}, accuracy {best['accuracy']:.1%}"
             + (f"; plain conditional w = 1: {g1['fd']:.2f}, accuracy {g1['accuracy']:.1%})" if g1 else ")"))
     tied = [r["guidance"] for r in rows if r is not best and r["fd"] - best["fd"] <= 2 * fd_spread]
@@ -1129,8 +1131,9 @@ def guidance_gives_flexibility(rows: list, n: int, fd_spread: float) -> Verdict:
     ref_name = f"w = {ref['guidance']:g}"
     text += {SUPPORTED: " Guidance is a real knob, as the report says, but a **trade-off**: stronger guidance makes "
                         "the requested digit more certain and the samples more alike" if div_down else
-                        " Stronger guidance makes the requested digit more certain, and here the samples do not "
-                        "become more alike",
+                        " Stronger guidance makes the requested digit more certain; whether the samples become "
+                        f"more alike cannot be told ({ref_name} {ref['diversity']:.2f}, w = {gmax['guidance']:g} "
+                        f"{gmax['diversity']:.2f}: within the noise)",
              NOT_SUPPORTED: f" Stronger guidance lowers the accuracy below {ref_name}'s, beyond the binomial noise",
              CANNOT_TELL: f" At w = {gmax['guidance']:g} the accuracy is within the binomial noise of "
                           f"{ref_name}'s"}[status]
@@ -1643,17 +1646,22 @@ def guidance_window_verdict(windows: list, plain: list, n: int, fd_noise: float)
                    {"kinds": found})
 
 
-def guidance_expressive_verdict(plain: list, diversity_real: float) -> Verdict:
+def guidance_expressive_verdict(plain: list, diversity_real: float, noise: float = 0.0) -> Verdict:
     """The report hopes guidance gives "more expressive outputs". Rows of every-step scales in
-    increasing order, each with "guidance", "accuracy", "diversity": not supported when the
-    diversity falls from the smallest to the largest scale, supported when it rises. (The text
-    speaks of variety only, so use it where diversity clearly moves: notebook 04 measures its noise.)"""
+    increasing order, each with "guidance", "accuracy", "diversity"; noise: the noise of a difference
+    of two diversities (e.g. twice real_vs_real_spread's "diversity" at the rows' n). Not supported
+    when the diversity falls from the smallest to the largest scale beyond the noise, supported when
+    it rises beyond it, cannot tell within it."""
     a, b = plain[0], plain[-1]
-    status = NOT_SUPPORTED if b["diversity"] < a["diversity"] else SUPPORTED if b["diversity"] > a["diversity"] else CANNOT_TELL
+    d = differs(b["diversity"], a["diversity"], noise)
+    status = NOT_SUPPORTED if d < 0 else SUPPORTED if d > 0 else CANNOT_TELL
+    ending = {NOT_SUPPORTED: "a larger scale makes the samples of a digit more alike, not more varied.",
+              SUPPORTED: "a larger scale makes the samples of a digit more varied.",
+              CANNOT_TELL: "the change is inside the noise: these samples cannot tell."}[status]
     return Verdict(status, f"from w = {a['guidance']:g} to w = {b['guidance']:g} the diversity goes from "
-                           f"{a['diversity']:.2f} to {b['diversity']:.2f} (real digits: {diversity_real:.2f}) while the "
-                           f"accuracy goes from {a['accuracy']:.1%} to {b['accuracy']:.1%}: a larger scale makes the "
-                           f"samples of a digit more alike, not more varied.", {"diversity": [a["diversity"], b["diversity"]]})
+                           f"{a['diversity']:.2f} to {b['diversity']:.2f} (± {noise:.2f} for a difference; real digits: "
+                           f"{diversity_real:.2f}) while the accuracy goes from {a['accuracy']:.1%} to "
+                           f"{b['accuracy']:.1%}: {ending}", {"diversity": [a["diversity"], b["diversity"]]})
 
 
 def attention_verdict(accuracy: dict, seconds: dict, n: int, steps: int, trained_level: float = 0.9,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import helpers.train
 from helpers import Trainer, UNetConfig
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -21,6 +22,17 @@ def load(name):
     return module
 
 
+class StepClock:
+    """A stand-in for the trainer's `time` module: each reading is 0.25 s later than the last, so a
+    training budget in minutes ends after a fixed number of steps."""
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        self.now += 0.25
+        return self.now
+
+
 def test_bench_recipes_prints_both_tables_and_the_ratios(monkeypatch, capsys):
     bench = load("bench_recipes")
     tiny = UNetConfig(base=8, mults=(1, 2))
@@ -30,6 +42,7 @@ def test_bench_recipes_prints_both_tables_and_the_ratios(monkeypatch, capsys):
         auto = [("ddim", 3, 2.0, True, 0.5)] if name == "ours" else []
         monkeypatch.setitem(bench.RECIPES[name], "samplers", [(sampler, steps, guidance, bf16), ("ddim", 3, 1.0, True),
                                                                *auto])
+    monkeypatch.setattr(helpers.train, "time", StepClock())   # budgets of 5 and 10 steps, however busy the CPU
     monkeypatch.setattr(sys, "argv", ["bench_recipes.py", "--budgets", "0.02", "0.04", "--n", "20"])
     bench.main()
     out = capsys.readouterr().out

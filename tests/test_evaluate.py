@@ -124,6 +124,7 @@ def test_real_vs_real_spread_is_the_std_over_draws_and_shrinks_with_n():
     fds = torch.tensor([ev.real_vs_real(50, s)["fd"] for s in range(4)])
     assert small["n"] == 50 and small["fd"] == pytest.approx(fds.std(correction=0).item())
     assert small["fd"] > large["fd"] > 0 and small["kid"] > large["kid"] > 0
+    assert small["diversity"] > large["diversity"] > 0       # a digit's diversity from 5 images or from 50
 
 
 def test_accuracy_noise_covers_the_spread_of_simulated_accuracies():

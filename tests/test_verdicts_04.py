@@ -201,6 +201,12 @@ def test_guidance_is_a_knob_that_trades_diversity():
     close = guidance_gives_flexibility([_g(1, 0.98, 10.3, 6.57), _g(1.5, 1.0, 8.6, 6.28), _g(2, 1.0, 8.0, 7.72),
                                         _g(5, 1.0, 7.4, 13.9)], n=500, fd_spread=1.08)    # 04's sweep
     assert close.numbers["fd_tied"] == [1, 2] and "cannot be told" in close.text and "w = 1, 2 are within" in close.text
+    # the same diversities against a draw-to-draw spread of 1.5: 10.3 -> 7.4 is inside twice it
+    noisy = guidance_gives_flexibility([_g(1, 0.98, 10.3, 6.57), _g(1.5, 1.0, 8.6, 6.28), _g(2, 1.0, 8.0, 7.72),
+                                        _g(5, 1.0, 7.4, 13.9)], n=500, fd_spread=1.08, div_spread=1.5)
+    assert not noisy.numbers["div_down"] and "± 3.00" in noisy.text and "more alike cannot be told" in noisy.text
+    assert guidance_gives_flexibility([_g(1, 0.98, 10.3, 6.57), _g(5, 1.0, 7.4, 13.9)], n=500, fd_spread=1.08,
+                                      div_spread=1.0).numbers["div_down"]
 
 
 def test_guidance_within_the_noise_cannot_tell_and_a_drop_is_not_supported():

@@ -45,6 +45,10 @@ def test_guidance_and_expressive_outputs():
     rising = [row(1.0, 0.95, 6, 20, diversity=7.0), row(3.0, 1.0, 5, 40, diversity=9.0)]
     assert guidance_expressive_verdict(falling, 9.4).status == NOT_SUPPORTED
     assert guidance_expressive_verdict(rising, 9.4).status == SUPPORTED
+    # a fall of 2.0 against a noise of 2.5 is inside it; against 1.5 it is a finding
+    v = guidance_expressive_verdict(falling, 9.4, noise=2.5)
+    assert v.status == CANNOT_TELL and "± 2.50" in v.text and "cannot tell" in v.text
+    assert guidance_expressive_verdict(falling, 9.4, noise=1.5).status == NOT_SUPPORTED
 
 
 def test_attention_verdict_needs_a_gain_beyond_the_noise_and_a_trained_model():
