@@ -1342,20 +1342,28 @@ def straight_line_fades(norm: dict, ink: dict, confidence: dict, digit: int, fad
 
 
 def hybrids_switch(switches: list, mid_probability: list, pairs, w_mid: float = 0.5, read_as_pair: float = 0.8,
-                   off_centre: float = 0.15) -> Verdict:
+                   off_centre: float = 0.15, bands=None) -> Verdict:
     """Does mixing two class embeddings morph digit a into digit b, switching halfway?
 
     switches: per pair (a, b), the w at which the classifier's P(b) overtakes P(a) (NaN: never);
-    mid_probability: per pair, P(a) + P(b) at w_mid. Two parts: every mixture is read as one of the
-    two digits (P(a) + P(b) > read_as_pair at w_mid), and every switch lies within off_centre of
-    0.5 (cannot tell when no pair switched).
+    bands: per pair, (earliest, latest) switch within the noise of P(b) - P(a) (helpers.analysis.
+    crossing_band; None: the switch alone); mid_probability: per pair, P(a) + P(b) at w_mid. Two
+    parts: every mixture is read as one of the two digits (P(a) + P(b) > read_as_pair at w_mid), and
+    the switch is centred: supported when every band lies within off_centre of 0.5 (how near counts
+    as "halfway"), not supported when one lies wholly outside it, cannot tell when a band straddles
+    its edge or no pair switched.
     """
-    found = [s for s in switches if not math.isnan(s)]
+    noisy = bands is not None
+    bands = [(s, s) if not noisy or math.isnan(s) else (min(s, lo) if not math.isnan(lo) else s,
+                                                         max(s, hi) if not math.isnan(hi) else math.inf)
+             for s, (lo, hi) in zip(switches, bands if noisy else [(0, 0)] * len(switches))]   # each band holds its switch
+    found = [(b, pair) for s, b, pair in zip(switches, bands, pairs) if not math.isnan(s)]
     worst = min(range(len(pairs)), key=mid_probability.__getitem__)
     lo, hi = min(mid_probability), max(mid_probability)
+    band = lambda b: f", noise band {b[0]:.2f}–{'never' if math.isinf(b[1]) else f'{b[1]:.2f}'}" if noisy else ""
     text = ("the classifier's verdict flips from `a` to `b` at w = "
-            + ", ".join(("never" if math.isnan(s) else f"{s:.2f}") + f" ({a} -> {b})"
-                        for s, (a, b) in zip(switches, pairs))
+            + ", ".join("never" + f" ({a} -> {b})" if math.isnan(s) else f"{s:.2f} ({a} -> {b}{band(bd)})"
+                        for s, bd, (a, b) in zip(switches, bands, pairs))
             + f". At w = {w_mid:.1f} it gives `a` and `b` together {lo:.2f} to {hi:.2f} of its probability: ")
     if lo > read_as_pair:
         read = SUPPORTED
@@ -1366,14 +1374,22 @@ def hybrids_switch(switches: list, mid_probability: list, pairs, w_mid: float = 
         text += (f"for {a} -> {b} {1 - p:.0%} of it goes to other digits"
                  + (" (the mixture is read as neither)" if p < 0.5 else "")
                  + ": between two digits the embedding can point toward a third shape. ")
-    off = [s for s in found if abs(s - 0.5) > off_centre]
-    centred = CANNOT_TELL if not found else NOT_SUPPORTED if off else SUPPORTED
-    text += {SUPPORTED: f"The switch is centred at w = 0.5 (all within {off_centre:g}).",
-             NOT_SUPPORTED: f"The switch is not centred at w = 0.5 ({len(off)} of {len(found)} more than "
-                            f"{off_centre:g} away): one digit's embedding can dominate the other's.",
-             CANNOT_TELL: "No pair switched, so where the switch lies cannot be told."}[centred]
+    edge_lo, edge_hi = 0.5 - off_centre, 0.5 + off_centre
+    off = [pair for (b_lo, b_hi), pair in found if b_hi < edge_lo or b_lo > edge_hi]
+    open_ = [pair for (b_lo, b_hi), pair in found if (b_lo < edge_lo or b_hi > edge_hi) and pair not in off]
+    centred = CANNOT_TELL if not found or (open_ and not off) else NOT_SUPPORTED if off else SUPPORTED
+    listing = lambda ps: ", ".join(f"{a} -> {b}" for a, b in ps)
+    text += {SUPPORTED: f"The switch is centred at w = 0.5 (every pair within {edge_lo:g}–{edge_hi:g}"
+                        + (", with its noise)." if noisy else ")."),
+             NOT_SUPPORTED: f"The switch is not centred at w = 0.5 ({listing(off)} outside {edge_lo:g}–{edge_hi:g}"
+                            f"{' beyond the noise' if noisy else ''}): one digit's "
+                            "embedding can dominate the other's.",
+             CANNOT_TELL: ("No pair switched, so where the switch lies cannot be told." if not found else
+                           f"Whether the switch is centred at w = 0.5 cannot be told: within the noise the switch of "
+                           f"{listing(open_)} reaches beyond {edge_lo:g}–{edge_hi:g}.")}[centred]
     v = combine([Verdict(read, ""), Verdict(centred, "")], text)
-    v.numbers = {"hybrid_switch_w": [round(s, 3) for s in switches], "hybrid_mid_ab_probability": list(mid_probability)}
+    v.numbers = {"hybrid_switch_w": [round(s, 3) for s in switches], "hybrid_mid_ab_probability": list(mid_probability),
+                 "hybrid_switch_band": [[round(x, 3) if math.isfinite(x) else None for x in b] for b in bands]}
     return v
 
 

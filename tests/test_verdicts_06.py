@@ -39,13 +39,26 @@ def test_hybrids_switch():
     pairs = [(3, 8), (1, 7)]
     morph = V.hybrids_switch([0.52, 0.47], [0.9, 0.95], pairs)
     assert morph.status == V.SUPPORTED and "morph" in morph.text and "centred" in morph.text
-    assert morph.numbers == {"hybrid_switch_w": [0.52, 0.47], "hybrid_mid_ab_probability": [0.9, 0.95]}
+    assert morph.numbers == {"hybrid_switch_w": [0.52, 0.47], "hybrid_mid_ab_probability": [0.9, 0.95],
+                             "hybrid_switch_band": [[0.52, 0.52], [0.47, 0.47]]}
     third = V.hybrids_switch([0.52, 0.47], [0.4, 0.95], pairs)          # 3 -> 8 read as neither halfway
     assert third.status == V.PARTLY and "60% of it goes to other digits (the mixture is read as neither)" in third.text
     lopsided = V.hybrids_switch([0.8, 0.75], [0.5, 0.6], pairs)        # neither part holds
     assert lopsided.status == V.NOT_SUPPORTED and "not centred" in lopsided.text
     never = V.hybrids_switch([float("nan"), float("nan")], [0.9, 0.9], pairs)
     assert never.status == V.PARTLY and "never (3 -> 8)" in never.text and "cannot be told" in never.text
+
+
+def test_hybrids_switch_judges_the_centre_with_the_noise_band():
+    pairs = [(3, 8), (1, 7)]
+    inside = V.hybrids_switch([0.52, 0.47], [0.9, 0.95], pairs, bands=[(0.45, 0.6), (0.4, 0.55)])
+    assert inside.status == V.SUPPORTED and "0.52 (3 -> 8, noise band 0.45–0.60)" in inside.text
+    straddles = V.hybrids_switch([0.52, 0.47], [0.9, 0.95], pairs, bands=[(0.3, 0.6), (0.4, 0.55)])
+    assert straddles.status == V.PARTLY and "cannot be told" in straddles.text and "3 -> 8 reaches beyond" in straddles.text
+    # 0.80 with its band wholly above 0.65 (the latest crossing never reached: inf) is off centre
+    off = V.hybrids_switch([0.8, 0.47], [0.9, 0.95], pairs, bands=[(0.7, float("nan")), (0.4, 0.55)])
+    assert off.status == V.PARTLY and "not centred" in off.text and "0.70–never" in off.text
+    assert off.numbers["hybrid_switch_band"] == [[0.7, None], [0.4, 0.55]]
 
 
 def test_guidance_thickens():
