@@ -628,7 +628,7 @@ def ema_has_lower_loss(steps, ema, raw, shipped: "dict | None" = None, predictio
     status = SUPPORTED if gap > 0 else NOT_SUPPORTED if gap < 0 else CANNOT_TELL
     if gap > 0:
         why = ("Each update makes the raw weights jump around the bottom of the valley, and their average over the "
-               "last updates sits nearer to it" + (f"; the raw weights won only at steps {raw_wins}, where the average still "
+               "last updates sits nearer to it" + (f"; the raw weights won only at step{'s' if len(raw_wins) > 1 else ''} {_listing(raw_wins)}, where the average still "
                                               "remembered the worse weights of the first steps." if raw_wins else "."))
     else:
         why = ("Here the raw weights win: so early in training the weights improve faster than they jitter, and the "

@@ -81,7 +81,7 @@ def test_a_run_that_never_gets_there_cannot_tell():
 
 def test_ema_lower_loss_is_supported_and_names_the_raw_wins():
     v = ema_has_lower_loss(STEPS, [0.5, 0.2, 0.1, 0.07, 0.06], [0.4, 0.21, 0.11, 0.08, 0.07])
-    assert v.status == SUPPORTED and v.numbers["raw_wins"] == [25] and "won only at steps [25]" in v.text
+    assert v.status == SUPPORTED and v.numbers["raw_wins"] == [25] and "won only at step 25," in v.text
     assert "16.7% worse" in v.text
 
 
