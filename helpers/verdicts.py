@@ -1354,9 +1354,11 @@ def hybrids_switch(switches: list, mid_probability: list, pairs, w_mid: float = 
     its edge or no pair switched.
     """
     noisy = bands is not None
-    bands = [(s, s) if not noisy or math.isnan(s) else (min(s, lo) if not math.isnan(lo) else s,
-                                                         max(s, hi) if not math.isnan(hi) else math.inf)
-             for s, (lo, hi) in zip(switches, bands if noisy else [(0, 0)] * len(switches))]   # each band holds its switch
+    if noisy:          # each band holds its switch; a NaN end is the switch itself (earliest) or never (latest)
+        bands = [(s, s) if math.isnan(s) else (s if math.isnan(lo) else min(s, lo), math.inf if math.isnan(hi) else max(s, hi))
+                 for s, (lo, hi) in zip(switches, bands)]
+    else:
+        bands = [(s, s) for s in switches]
     found = [(b, pair) for s, b, pair in zip(switches, bands, pairs) if not math.isnan(s)]
     worst = min(range(len(pairs)), key=mid_probability.__getitem__)
     lo, hi = min(mid_probability), max(mid_probability)
