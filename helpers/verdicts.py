@@ -1355,7 +1355,8 @@ def hybrids_switch(switches: list, mid_probability: list, pairs, w_mid: float = 
     """
     noisy = bands is not None
     if noisy:          # each band holds its switch; a NaN end is the switch itself (earliest) or never (latest)
-        bands = [(s, s) if math.isnan(s) else (s if math.isnan(lo) else min(s, lo), math.inf if math.isnan(hi) else max(s, hi))
+        bands = [(s, s) if math.isnan(s) else (s if math.isnan(lo) else min(s, lo),
+                                               math.inf if math.isnan(hi) else max(s, hi))
                  for s, (lo, hi) in zip(switches, bands)]
     else:
         bands = [(s, s) for s in switches]
