@@ -25,7 +25,8 @@ from tqdm.auto import tqdm
 
 from .classifier import predict
 from .data import unnormalize_to_zero_to_one
-from .evaluate import accuracy_report, classifier_accuracy, evaluate_samples, mid_gray_fraction, mse, paired_noise
+from .evaluate import (accuracy_report, classifier_accuracy, evaluate_samples, mid_gray_fraction, mse, nanmean,
+                       paired_noise)
 from .samplers import Denoiser, check_interval, make_sampler, network_calls, reverse
 from .schedule import NoiseSchedule
 from .train import Trainer, TrainConfig
@@ -513,7 +514,7 @@ def score_setting(images: torch.Tensor, labels, setting: dict, seconds: float, c
     ev = evaluate_samples(images, labels, classifier)
     return {**setting, "n": len(images), "seconds": seconds, "images_per_s": len(images) / seconds,
             **{k: ev[k] for k in ("accuracy", "per_digit", "confidence", "kid", "fd", "fd_real")},
-            "diversity": _nanmean(ev["diversity"]), "diversity_real": _nanmean(ev["diversity_real"]),
+            "diversity": nanmean(ev["diversity"]), "diversity_real": nanmean(ev["diversity_real"]),
             "images": images[:keep]}
 
 
@@ -539,11 +540,6 @@ def sweep(pipe, settings: list, n: int, seed: int = 0, max_calls: "int | None" =
         images = pipe.sample(labels, **s, generator=torch.Generator().manual_seed(seed))
         rows.append(score_setting(images, labels, s, time.perf_counter() - t0, classifier, keep))
     return rows
-
-
-def _nanmean(v) -> float:
-    v = torch.tensor(v, dtype=torch.float64)
-    return v[~v.isnan()].mean().item()
 
 
 def fewest_steps(rows: list, sampler: str, level: float = 0.98) -> "int | None":

@@ -114,6 +114,12 @@ def kernel_distance(f_gen: torch.Tensor, f_real: torch.Tensor, subset: int = 100
     return sum(vals) / len(vals)
 
 
+def nanmean(values) -> float:
+    """The mean of the values that are not NaN (e.g. per-digit diversities where a digit had < 2 images)."""
+    v = torch.tensor(values, dtype=torch.float64)
+    return v[~v.isnan()].mean().item()
+
+
 def diversity(features: torch.Tensor, labels: torch.Tensor) -> list:
     """Mean pairwise L2 distance between features of the same digit, per digit (NaN if < 2)."""
     out = []
@@ -183,8 +189,8 @@ def real_vs_real(n: int, seed: int = 0) -> dict:
     first set's diversity (mean over digits)."""
     f1, y1 = real_features(n, seed)
     f2, _ = real_features(n, seed, disjoint_from=seed)
-    div = [d for d in diversity(f1, y1) if not math.isnan(d)]
-    return {"n": n, "fd": frechet_distance(f1, f2), "kid": kernel_distance(f1, f2), "diversity": sum(div) / len(div)}
+    return {"n": n, "fd": frechet_distance(f1, f2), "kid": kernel_distance(f1, f2),
+            "diversity": nanmean(diversity(f1, y1))}
 
 
 def accuracy_noise(p1: float, p2: float, n: int) -> float:
