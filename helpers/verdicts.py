@@ -1642,7 +1642,7 @@ def guidance_window_kind(window: dict, plain: list, n: int, fd_noise: float):
 
 
 WINDOW_WORDS = {"better": "better than any plain scale",
-                "cheaper": "as good as a plain scale and needs fewer passes than it",
+                "cheaper": "within the noise of a plain scale that needs more passes",
                 "trade": "fewer passes but less quality than a plain scale",
                 "weaker": "no better than a plain scale that needs no more passes"}
 
@@ -1658,11 +1658,13 @@ def guidance_window_verdict(windows: list, plain: list, n: int, fd_noise: float)
         parts.append(f"w = {w['guidance']:g} in [{lo}, {hi}] ({w['accuracy']:.1%}, Fréchet {w['fd']:.2f}, "
                      f"{w['nfe']} passes) is {WINDOW_WORDS[kind]}"
                      + ("" if p is None else f" (w = {p['guidance']:g} at every step: {p['accuracy']:.1%}, "
-                                             f"{p['fd']:.2f}, {p['nfe']} passes)"))
+                                             f"{p['fd']:.2f}, {p['nfe']} passes; the window is "
+                                             f"{100 * (w['accuracy'] - p['accuracy']):+.1f} points "
+                                             f"± {100 * binomial_noise(w['accuracy'], p['accuracy'], n):.1f} and "
+                                             f"{w['fd'] - p['fd']:+.2f} ± {2 * fd_noise:.2f} in Fréchet)"))
     found = [k for k, _ in kinds]
     status = SUPPORTED if "better" in found else PARTLY if "cheaper" in found else NOT_SUPPORTED
-    return Verdict(status, "; ".join(parts) + f" (noise: n = {n} per setting, Fréchet ± {2 * fd_noise:.2f}).",
-                   {"kinds": found})
+    return Verdict(status, "; ".join(parts) + f" (n = {n} per setting).", {"kinds": found})
 
 
 def guidance_expressive_verdict(plain: list, diversity_real: float, noise: float = 0.0) -> Verdict:
@@ -1695,10 +1697,11 @@ def attention_verdict(accuracy: dict, seconds: dict, n: int, steps: int, trained
     trained_level) and every attention variant loses; cannot tell otherwise: when the differences
     are inside the noise (the text names the smallest gain n digits could have shown), when even
     the best variant is untrained, or when every variant is at the ceiling of accuracy (the lower
-    end of its interval >= 0.99) and no distance says otherwise."""
+    end of its interval >= 0.99) and no distance says otherwise. numbers["decided"]: {variant: the
+    measures that differ beyond their noise ("accuracy", "Fréchet distance", both, or "")}."""
     names = list(accuracy)
     base, a0 = names[0], accuracy[names[0]]
-    parts, wins, losses, trades, noises = [], [], [], [], []
+    parts, wins, losses, trades, noises, decided = [], [], [], [], [], {}
     for k in names[1:]:
         noise = difference_noise(accuracy[k], a0, n)
         noises.append(noise)
@@ -1706,6 +1709,7 @@ def attention_verdict(accuracy: dict, seconds: dict, n: int, steps: int, trained
         near = 0 if fd is None else differs(fd[base], fd[k], fd_noise)            # +1: the variant is nearer
         (wins if (d > 0 and near >= 0) or (near > 0 and d >= 0) else
          losses if (d < 0 and near <= 0) or (near < 0 and d <= 0) else trades if d or near else []).append(k)
+        decided[k] = " and ".join(m for m, x in (("accuracy", d), ("Fréchet distance", near)) if x)
         parts.append(f"{k} {accuracy[k]:.1%} ({100 * (accuracy[k] - a0):+.1f} points ± {100 * noise:.1f}"
                      + ("" if fd is None else f"; Fréchet {fd[k]:.1f} against {fd[base]:.1f} ± {fd_noise:.1f}")
                      + f", {seconds[k] / seconds[base]:.1f}x the training time)")
@@ -1724,8 +1728,12 @@ def attention_verdict(accuracy: dict, seconds: dict, n: int, steps: int, trained
                f"would have shown at this n, a smaller one cannot be told from chance." if tied else "")
             + (f" {', '.join(trades)}: more accurate but farther from real digits, or the reverse (a trade, "
                "not a gain)." if trades else "")
-            + (" Every variant is at the ceiling, where n digits cannot show a gain." if ceiling and not wins else ""))
-    return Verdict(status, text, {"wins": wins, "losses": losses, "trades": trades, "ceiling": ceiling})
+            + (" Every variant is at the ceiling, where n digits cannot show a gain." if ceiling and not wins else "")
+            + "".join(f" {k} {'wins' if k in wins else 'loses'} on its {decided[k]} alone; its "
+                      f"{'Fréchet distance' if decided[k] == 'accuracy' else 'accuracy'} is within the noise."
+                      for k in wins + losses if fd is not None and " and " not in decided[k]))
+    return Verdict(status, text, {"wins": wins, "losses": losses, "trades": trades, "ceiling": ceiling,
+                                  "decided": decided})
 
 
 def colour_path_verdict(colour: dict, lit: dict, n: int, chance: float = 0.1) -> Verdict:

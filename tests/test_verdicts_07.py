@@ -27,7 +27,8 @@ def test_a_clearly_better_plain_scale_at_the_same_cost_makes_a_window_a_trade():
     kind, match = guidance_window_kind(row(3.0, 1.0, 8.40, 32, (200, 800)), plain, 500, 1.085)
     assert kind == "cheaper"                                             # 2.12 apart: inside the ± 2.17
     v = guidance_window_verdict([row(3.0, 1.0, 8.40, 32, (200, 800))], plain, 500, 1.085)
-    assert "as good as a plain scale and needs fewer passes than it" in v.text
+    assert "within the noise of a plain scale that needs more passes" in v.text
+    assert "the window is +0.0 points ± 0.0 and +2.12 ± 2.17 in Fréchet" in v.text      # both gaps, with their noise
 
 
 def test_window_verdict_status_follows_the_kinds():
@@ -68,10 +69,14 @@ def test_attention_verdict_reads_the_distance_too():
     secs, acc = {"none": 72, "7x7": 81}, {"none": 0.924, "7x7": 0.932}
     v = attention_verdict(acc, secs, 500, 800, fd={"none": 24.2, "7x7": 20.8}, fd_noise=2.17)    # notebook 07
     assert v.status == SUPPORTED and v.numbers["wins"] == ["7x7"] and "Fréchet 20.8 against 24.2 ± 2.2" in v.text
+    assert "7x7 wins on its Fréchet distance alone; its accuracy is within the noise." in v.text
     v = attention_verdict(acc, secs, 500, 800, fd={"none": 24.2, "7x7": 23.0}, fd_noise=2.17)
     assert v.status == CANNOT_TELL and "inside its noise" in v.text
     v = attention_verdict(acc, secs, 500, 800, fd={"none": 20.8, "7x7": 24.2}, fd_noise=2.17)
     assert v.status == NOT_SUPPORTED and v.numbers["losses"] == ["7x7"]
+    assert "7x7 loses on its Fréchet distance alone" in v.text
+    both = attention_verdict({"none": 0.90, "7x7": 0.97}, secs, 1000, 800, fd={"none": 24.2, "7x7": 20.8}, fd_noise=2.17)
+    assert both.status == SUPPORTED and "alone" not in both.text         # won on both measures
     v = attention_verdict({"none": 0.90, "7x7": 0.97}, secs, 1000, 800, fd={"none": 20.8, "7x7": 24.2}, fd_noise=2.17)
     assert v.status == CANNOT_TELL and v.numbers["trades"] == ["7x7"] and "a trade" in v.text    # not a tie
     assert "inside its noise" not in v.text
