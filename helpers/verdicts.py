@@ -839,14 +839,18 @@ def judge_on_pure_noise(votes, names, level: float = 0.9, what: str = "pure-nois
     n = sum(votes)
     abstained = votes[10] if len(votes) > 10 else 0
     top = max(range(min(len(votes), 10)), key=votes.__getitem__)
+    top = top if votes[top] else None                                   # it named no digit at all
     lo, hi = wilson_interval(abstained, n)
     status = SUPPORTED if lo >= level else NOT_SUPPORTED if hi < level else CANNOT_TELL
     text = (f"on {n} {what} the judge answers \"not a digit\" for {abstained / n:.0%} "
-            f"({_pct(lo)}–{_pct(hi)}); its likeliest digit, {names[top]}, for {votes[top] / n:.0%}")
+            f"({_pct(lo)}–{_pct(hi)}); " + ("it names no digit" if top is None else
+                                           f"its likeliest digit, {names[top]}, for {votes[top] / n:.0%}"))
     text += {SUPPORTED: ", so an early accuracy above zero is a digit it can see, not a default answer.",
-             NOT_SUPPORTED: f", so the early accuracy of {names[top]} is the judge's default answer, not a visible digit.",
+             NOT_SUPPORTED: f", so the early accuracy of {names[top if top is not None else 0]} is the judge's default "
+                            "answer, not a visible digit.",
              CANNOT_TELL: "; too few images to say whether it abstains reliably."}[status]
-    return Verdict(status, text, {"abstained": abstained / n, "top": top, "top_share": votes[top] / n})
+    return Verdict(status, text, {"abstained": abstained / n, "top": top,
+                                  "top_share": 0.0 if top is None else votes[top] / n})
 
 
 def recognisable_in_window(crossing: float, band=None, lo: float = 0.4, hi: float = 0.6) -> Verdict:
@@ -1024,7 +1028,8 @@ def generation_needs_many_steps(rows: list, slow: tuple, level: float = 0.98, ma
                  f"n = {kid_min_n} or more): " + ", ".join(
                      f"{s}: {_count(k, 'step')}" if k is not None else f"{s}: not reached" for s, k in real_kid.items())
                  + f". With {_count(few, 'step')} the best KID is {one['kid']:.4f} ({one['sampler']}, {one['accuracy']:.0%} "
-                 f"read): " + ("readable, yet further from real digits than the noise allows (blurrier)."
+                 f"read): " + ("readable, yet further from real digits than the noise allows (by KID; what differs, e.g. blur, is "
+                               "not measured here)."
                                if not real_like(one) else "as close to real digits as real ones."))
     if slow_row is None:
         status = CANNOT_TELL
@@ -1129,6 +1134,9 @@ def guidance_gives_flexibility(rows: list, n: int, fd_spread: float, div_spread:
              f"draw-to-draw spread of real sets ({2 * fd_spread:.2f}) of it, so which of these is closest to real "
              f"digits cannot be told." if tied else ".")
     ref_name = f"w = {ref['guidance']:g}"
+    ci = lambda r: "–".join(f"{100 * x:.1f}%" for x in wilson_interval(round(r["accuracy"] * n), n))
+    text += (f" The knob is judged between {ref_name} and w = {gmax['guidance']:g}: accuracy "
+             f"{ref['accuracy']:.1%} ({ci(ref)}) against {gmax['accuracy']:.1%} ({ci(gmax)}, 95 % intervals).")
     text += {SUPPORTED: " Guidance is a real knob, as the report says, but a **trade-off**: stronger guidance makes "
                         "the requested digit more certain and the samples more alike" if div_down else
                         " Stronger guidance makes the requested digit more certain; whether the samples become "
