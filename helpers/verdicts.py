@@ -1578,8 +1578,8 @@ def sdedit_restores(curve: dict, baseline: tuple, t_match: int, n: int, ceiling:
                  "generative restoration redraws the strokes, a little displaced, and a pixel-wise score punishes a "
                  "displaced stroke as much as noise. Judge restorations by what they are for.")
     else:
-        text += (f"SDEdit changes the accuracy by {100 * gain:+.0f} points and the PSNR by {psnr_there:+.1f} dB "
-                 "at that t.")
+        text += (f"At that t SDEdit changes the accuracy by {100 * gain:+.1f} points (± "
+                 f"{100 * noise(ac[ka], a0):.1f}) and the PSNR by {psnr_there:+.2f} dB.")
     nums = {"restore_psnr_noisy": p0, "restore_psnr_meanfilter": baseline[0], "restore_psnr_best": ps[kp],
             "restore_psnr_gain": ps[kp] - p0, "restore_t_best": ts[kp], "restore_t_match": t_match,
             "restore_accuracy_noisy": a0, "restore_accuracy_gain": gain, "restore_t_best_accuracy": ts[ka],

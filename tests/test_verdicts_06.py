@@ -150,7 +150,7 @@ def test_sdedit_restores():
     assert v.numbers["restore_accuracy_largest_t"] == 0.5 and len(v.numbers) == 13
     assert "invents a new one" in v.text and "PSNR hardly moves" in v.text
     flat = V.sdedit_restores(curve([0.1, 0.12, 0.11, 0.1], [20, 21, 22, 23]), (16.8, 0.08), 236, 200)
-    assert flat.status == V.CANNOT_TELL and "invents" not in flat.text and "PSNR by +4.2 dB" in flat.text
+    assert flat.status == V.CANNOT_TELL and "invents" not in flat.text and "by +3.0 points (± 6.1) and the PSNR by +4.20 dB" in flat.text
     worse = V.sdedit_restores({"t": [None, 99], "psnr": [16.8, 12.0], "accuracy": [0.9, 0.3]}, (16.8, 0.8), 236, 200)
     assert worse.status == V.NOT_SUPPORTED
     readable = V.sdedit_restores({"t": [None, 99, 249], "psnr": [16.8, 16.9, 17.0], "accuracy": [0.98, 0.99, 1.0]},
