@@ -204,9 +204,10 @@ def restoration_curve(denoiser: Denoiser, clean01, degraded01, y, ts, classifier
     """SDEdit from each t in ts: PSNR to the clean images and classifier accuracy (true labels y).
 
     The first entry (t = None) is the degraded input itself. conditional: tell the model y.
-    Returns {"t": [...], "psnr": [...], "accuracy": [...], "images": {t: (N, C, H, W) in [0, 1]}}.
+    Returns {"t": [...], "psnr": [...], "psnr_each": [(N,) per image, ...], "accuracy": [...],
+    "images": {t: (N, C, H, W) in [0, 1]}}.
     """
-    out = {"t": [None], "psnr": [psnr(degraded01, clean01).mean().item()],
+    out = {"t": [None], "psnr_each": [psnr(degraded01, clean01)],
            "accuracy": [classifier_accuracy(classifier, degraded01, y)],
            "images": {None: degraded01}}
     x = degraded01 * 2 - 1
@@ -214,9 +215,10 @@ def restoration_curve(denoiser: Denoiser, clean01, degraded01, y, ts, classifier
         x0, t_used = sdedit(denoiser, x, t, y if conditional else None, steps)
         x01 = unnormalize_to_zero_to_one(x0)
         out["t"].append(t_used)
-        out["psnr"].append(psnr(x01, clean01).mean().item())
+        out["psnr_each"].append(psnr(x01, clean01))
         out["accuracy"].append(classifier_accuracy(classifier, x01, y))
         out["images"][t_used] = x01
+    out["psnr"] = [p.mean().item() for p in out["psnr_each"]]
     return out
 
 

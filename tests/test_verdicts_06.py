@@ -40,13 +40,13 @@ def test_hybrids_switch():
     morph = V.hybrids_switch([0.52, 0.47], [0.9, 0.95], pairs)
     assert morph.status == V.SUPPORTED and "morph" in morph.text and "centred" in morph.text
     assert morph.numbers == {"hybrid_switch_w": [0.52, 0.47], "hybrid_mid_ab_probability": [0.9, 0.95],
-                             "hybrid_switch_band": [[0.52, 0.52], [0.47, 0.47]]}
+                             "hybrid_mid_ab_noise": [0.0, 0.0], "hybrid_switch_band": [[0.52, 0.52], [0.47, 0.47]]}
     third = V.hybrids_switch([0.52, 0.47], [0.4, 0.95], pairs)          # 3 -> 8 read as neither halfway
     assert third.status == V.PARTLY and "60% of it goes to other digits (the mixture is read as neither)" in third.text
     lopsided = V.hybrids_switch([0.8, 0.75], [0.5, 0.6], pairs)        # neither part holds
     assert lopsided.status == V.NOT_SUPPORTED and "not centred" in lopsided.text
     never = V.hybrids_switch([float("nan"), float("nan")], [0.9, 0.9], pairs)
-    assert never.status == V.PARTLY and "never (3 -> 8)" in never.text and "cannot be told" in never.text
+    assert never.status == V.CANNOT_TELL and "never (3 -> 8)" in never.text and "cannot be told" in never.text
 
 
 def test_hybrids_switch_judges_the_centre_with_the_noise_band():
@@ -54,11 +54,25 @@ def test_hybrids_switch_judges_the_centre_with_the_noise_band():
     inside = V.hybrids_switch([0.52, 0.47], [0.9, 0.95], pairs, bands=[(0.45, 0.6), (0.4, 0.55)])
     assert inside.status == V.SUPPORTED and "0.52 (3 -> 8, noise band 0.45–0.60)" in inside.text
     straddles = V.hybrids_switch([0.52, 0.47], [0.9, 0.95], pairs, bands=[(0.3, 0.6), (0.4, 0.55)])
-    assert straddles.status == V.PARTLY and "cannot be told" in straddles.text and "3 -> 8 reaches beyond" in straddles.text
+    assert straddles.status == V.CANNOT_TELL and "cannot be told" in straddles.text and "3 -> 8 reaches beyond" in straddles.text
     # 0.80 with its band wholly above 0.65 (the latest crossing never reached: inf) is off centre
     off = V.hybrids_switch([0.8, 0.47], [0.9, 0.95], pairs, bands=[(0.7, float("nan")), (0.4, 0.55)])
     assert off.status == V.PARTLY and "not centred" in off.text and "0.70–never" in off.text
     assert off.numbers["hybrid_switch_band"] == [[0.7, None], [0.4, 0.55]]
+
+
+def test_hybrids_switch_reads_the_pair_share_with_its_noise():
+    pairs, centred = [(3, 8), (1, 7)], dict(bands=[(0.45, 0.6), (0.4, 0.55)])
+    near_line = V.hybrids_switch([0.52, 0.47], [0.803, 0.95], pairs, mid_noise=[0.05, 0.02], **centred)
+    assert near_line.status == V.CANNOT_TELL and "cannot be told for 3 -> 8" in near_line.text
+    assert "noise ± 0.02 to ± 0.05" in near_line.text and near_line.numbers["hybrid_mid_ab_noise"] == [0.05, 0.02]
+    clear = V.hybrids_switch([0.52, 0.47], [0.9, 0.95], pairs, mid_noise=[0.05, 0.02], **centred)
+    assert clear.status == V.SUPPORTED and "above 0.8 for every pair" in clear.text
+    below = V.hybrids_switch([0.52, 0.47], [0.6, 0.95], pairs, mid_noise=[0.05, 0.02], **centred)
+    assert below.status == V.PARTLY and "40% of it goes to other digits" in below.text
+    both_unsure = V.hybrids_switch([0.52, 0.47], [0.803, 0.95], pairs, mid_noise=[0.05, 0.02],
+                                   bands=[(0.3, 0.6), (0.4, 0.55)])
+    assert both_unsure.status == V.CANNOT_TELL
 
 
 def test_guidance_thickens():
@@ -70,6 +84,10 @@ def test_guidance_thickens():
     jitter = 0.03 * torch.tensor([1.0, -1.0]).repeat(15)                # mean change 0, spread 0.03
     same = V.guidance_thickens([0.0, 4.0], [0.1, 0.95], torch.stack([base, base + jitter + 0.001]))
     assert same.status == V.CANNOT_TELL and "within the noise" in same.text
+    # from w = 1, not w = 0: at w = 0 the label is ignored, so a change from there is not guidance alone
+    from_one = V.guidance_thickens([0.0, 1.0, 4.0], [0.1, 0.9, 0.95], torch.stack([base - 0.05, base, base + jitter + 0.001]))
+    assert from_one.status == V.CANNOT_TELL and from_one.numbers["from_guidance"] == 1.0
+    assert "comparison starts there: from w = 1 to w = 4" in from_one.text
 
 
 # data augmentation ------------------------------------------------------------------------------
@@ -79,9 +97,11 @@ def gains(*rows, seeds=3):
             for n, g, s in rows]
 
 
-def test_augmentation_effect_is_read_against_two_standard_errors():
-    assert V.augmentation_effect(0.02, 0.01, 4) == ("helps", 0.01)          # 2 * 0.01 / 2
-    assert V.augmentation_effect(0.009, 0.01, 4)[0] == "no measurable effect"
+def test_augmentation_effect_is_read_against_a_student_t_interval():
+    assert V.augmentation_effect(0.02, 0.01, 4) == ("helps", pytest.approx(0.0159))   # 3.18 * 0.01 / 2
+    assert V.augmentation_effect(0.015, 0.01, 4)[0] == "no measurable effect"
+    assert V.augmentation_effect(0.0045, 0.002, 3)[0] == "no measurable effect"         # 2 SE would say helps
+    assert V.augmentation_effect(0.02, 0.01, 100)[1] == pytest.approx(0.002)            # many seeds: 2 SE
     assert V.augmentation_effect(-0.02, 0.01, 4)[0] == "hurts"
     assert V.augmentation_effect(0.5, 0.0, 1)[0] == "cannot tell"           # one seed: no spread
 
@@ -114,7 +134,7 @@ def test_repaint_beats_mean_fill():
                "random": {"mean fill": scores(0.07, 0.07), "RePaint": scores(0.91, 0.03)}}
     v = V.repaint_beats_mean_fill(results, 100)
     assert v.status == V.SUPPORTED
-    assert "for 2 of 2 masks (half, random)" in v.text and "for 1 of 2 (random)" in v.text
+    assert "for 2 of 2 masks (half, random; " in v.text and "half +48 ± 12" in v.text and "for 1 of 2 (random)" in v.text
     assert "For half the two scores disagree" in v.text and "hardest mask for RePaint is **half**" in v.text
     assert "The visible pixels are kept" in v.text
     assert v.numbers["inpaint_random_accuracy"] == 0.91 and v.numbers["inpaint_half_meanfill_accuracy"] == 0.23
@@ -147,7 +167,8 @@ def test_sdedit_restores():
     assert v.status == V.SUPPORTED
     assert v.numbers["restore_t_best_accuracy"] == 399 and v.numbers["restore_accuracy_gain"] == pytest.approx(0.82)
     assert v.numbers["restore_t_best"] == 399 and v.numbers["restore_psnr_gain"] == pytest.approx(0.3)
-    assert v.numbers["restore_accuracy_largest_t"] == 0.5 and len(v.numbers) == 13
+    assert v.numbers["restore_accuracy_largest_t"] == 0.5 and len(v.numbers) == 14
+    assert v.numbers["restore_psnr_gain_noise"] == 0.0                  # no per-image PSNR given: no noise
     assert "invents a new one" in v.text and "PSNR hardly moves" in v.text
     flat = V.sdedit_restores(curve([0.1, 0.12, 0.11, 0.1], [20, 21, 22, 23]), (16.8, 0.08), 236, 200)
     assert flat.status == V.CANNOT_TELL and "invents" not in flat.text and "by +3.0 points (± 6.1) and the PSNR by +4.20 dB" in flat.text
@@ -157,6 +178,19 @@ def test_sdedit_restores():
                                  (16.8, 0.9), 236, 200)
     assert readable.status == V.CANNOT_TELL and readable.numbers["restore_input_readable"]
     assert "never unrecognisable" in readable.text and "PSNR hardly moves" not in readable.text
+
+
+
+def test_sdedit_quotes_the_psnr_change_with_its_paired_noise():
+    base = torch.linspace(10, 12, 100)
+    c = curve([0.3, 0.8], [11.5, 11.0])
+    c["t"] = c["t"][:3]
+    c["psnr_each"] = [base, base + 0.5 + 0.2 * torch.linspace(-1, 1, 100), base]
+    c["psnr"] = [p.mean().item() for p in c["psnr_each"]]                # as restoration_curve gives them
+    v = V.sdedit_restores(c, (11, 0.08), 236, 100)
+    sd = (0.2 * torch.linspace(-1, 1, 100)).std().item()
+    assert v.numbers["restore_psnr_gain_noise"] == pytest.approx(2 * sd / 10, rel=1e-4)
+    assert f"+0.50 ± {2 * sd / 10:.2f} dB over the noisy input" in v.text and "best of 2 starting points" in v.text
 
 
 # text to digit ----------------------------------------------------------------------------------
@@ -169,13 +203,23 @@ def test_clip_reads_prompts():
     assert v.status == V.PARTLY                                         # one-digit prompts yes, counts no
     assert "counts (`three sevens` -> 3; unknown: `sevens`)" in v.text and "negation (`not a 3` -> 3" in v.text
     assert v.numbers == {"text_heldout_read_accuracy": 1.0, "text_train_read_accuracy": 1.0,
-                         "text_tricky_correct": 1, "text_tricky_total": 2}
+                         "text_tricky_correct": 1, "text_tricky_total": 2, "text_tricky_vocabulary_gaps": 0}
     all_right = V.clip_reads_prompts((0.98, 100), (1.0, 280), TESTS[:2], [4, 7], [[], []])
     assert all_right.status == V.SUPPORTED and "cannot understand" not in all_right.text
     poor = V.clip_reads_prompts((0.5, 100), (0.9, 280), TESTS[:2], [4, 7], [[], []])
     assert poor.status == V.NOT_SUPPORTED and "single digit" not in poor.text
     few = V.clip_reads_prompts((0.9, 20), (1.0, 280), TESTS[:2], [4, 7], [[], []])   # 90% of 20: ± 12 points
     assert few.status == V.CANNOT_TELL
+
+
+def test_clip_reads_prompts_tells_a_vocabulary_gap_from_a_missing_skill():
+    tests = TESTS + [("fuor", 4, "misspellings"), ("vier", 4, "other languages")]
+    v = V.clip_reads_prompts((1.0, 100), (1.0, 280), tests, [4, 3, 3, 8, 8], [[], ["sevens"], ["not"], ["fuor"],
+                             ["vier"]], default=("qwzx", 8))
+    assert "`fuor`, `vier` get the digit CLIP gives a word it does not know at all (`qwzx` -> 8)" in v.text
+    assert "not whether it could handle misspellings, other languages" in v.text
+    assert "counts (`three sevens` -> 3" in v.text and v.numbers["text_tricky_vocabulary_gaps"] == 2
+    assert "95 % interval 96%–100%" in v.text
 
 
 def test_every_verdict_renders_as_markdown():
