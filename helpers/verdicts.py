@@ -12,6 +12,8 @@ noise of a distance is its real-vs-real spread (helpers.evaluate.real_vs_real_sp
 import math
 from dataclasses import dataclass, field
 
+from .evaluate import mean_noise
+
 SUPPORTED, NOT_SUPPORTED, PARTLY, CANNOT_TELL = "supported", "not supported", "partly supported", "cannot tell"
 STATUSES = (SUPPORTED, NOT_SUPPORTED, PARTLY, CANNOT_TELL)
 
@@ -1330,7 +1332,7 @@ def straight_line_fades(norm: dict, ink: dict, confidence: dict, digit: int, fad
     end_ink = ink[sl][:, [0, -1]].mean().item()                          # w = 0 and 1: the same images for both paths
     ratio = ink[line][:, mid] / end_ink                                   # (P,) per path
     p = len(ratio)
-    noise = 2 * ratio.std().item() / math.sqrt(p) if p > 1 else math.inf
+    noise = mean_noise(ratio)
     r = ratio.mean().item()
     nums = {"lerp_mid_norm": norm[line][:, mid].mean().item(), "slerp_mid_norm": norm[sl][:, mid].mean().item(),
             "lerp_mid_ink_ratio": r, "slerp_mid_ink_ratio": ink[sl][:, mid].mean().item() / end_ink,
@@ -1431,7 +1433,7 @@ def guidance_thickens(scales, accuracy, ink) -> Verdict:
     i = next((k for k, w in enumerate(scales[:-1]) if w >= 1), 0)     # no scale from 1 below the last: the first
     d = ink[-1] - ink[i]
     n = len(d)
-    noise = 2 * d.std().item() / math.sqrt(n) if n > 1 else math.inf
+    noise = mean_noise(d)
     i0, i1, m = ink[i].mean().item(), ink[-1].mean().item(), d.mean().item()
     status = SUPPORTED if m > noise else NOT_SUPPORTED if m < -noise else CANNOT_TELL
     text = (f"({n} images per scale.) At w = {scales[0]:g} {accuracy[0]:.0%} of the digits match their label, at "
@@ -1516,7 +1518,7 @@ def repaint_beats_mean_fill(results: dict, n: int, kept: float = 1e-5) -> Verdic
             parts.append(better(r["accuracy"], z["accuracy"], acc_noise(r["accuracy"], z["accuracy"])))
             over_nothing += [k] if parts[-1].status == SUPPORTED else []
         d = r["hidden_mse_each"] - m["hidden_mse_each"]
-        by_mse += [k] if differs(0.0, d.mean().item(), 2 * d.std().item() / math.sqrt(len(d))) > 0 else []
+        by_mse += [k] if differs(0.0, d.mean().item(), mean_noise(d)) > 0 else []
     disagree = [k for k in by_acc if k not in by_mse]
     plain = [k for k in masks if "no fill" in results[k]]
     hardest = min(masks, key=lambda k: results[k]["RePaint"]["accuracy"])
@@ -1588,7 +1590,7 @@ def sdedit_restores(curve: dict, baseline: tuple, t_match: int, n: int, ceiling:
     kp, ka = max(range(len(ps)), key=ps.__getitem__), max(range(len(ac)), key=ac.__getitem__)
     gain, psnr_there = ac[ka] - a0, ps[ka] - p0
     each = curve.get("psnr_each")          # per-image PSNR: the PSNR change's noise, paired by image
-    psnr_noise = (lambda k: 2 * (each[k + 1] - each[0]).std().item() / math.sqrt(len(each[0]))) if each else (lambda k: 0.0)
+    psnr_noise = (lambda k: mean_noise(each[k + 1] - each[0])) if each else (lambda k: 0.0)
     pm_db = lambda k: f" ± {psnr_noise(k):.2f}" if each else ""
     noise = lambda p, q: binomial_noise(p, q, n)
     status = better(ac[ka], a0, noise(ac[ka], a0)).status
