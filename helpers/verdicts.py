@@ -1360,7 +1360,8 @@ def hybrids_switch(switches: list, mid_probability: list, pairs, w_mid: float = 
     crossing_band; None: the switch alone); mid_probability: per pair, P(a) + P(b) at w_mid, and
     mid_noise its noise (two standard errors over the starting noises; None: none). Two parts: every
     mixture is read as one of the two digits (P(a) + P(b) above read_as_pair at w_mid for every pair
-    beyond its noise; not supported when one pair is below it beyond its noise), and the switch is centred: supported when every band lies within off_centre of 0.5 (how near counts
+    beyond its noise; not supported when one pair is below it beyond its noise), and the switch is
+    centred: supported when every band lies within off_centre of 0.5 (how near counts
     as "halfway"), not supported when one lies wholly outside it, cannot tell when a band straddles
     its edge or no pair switched. A part that cannot be told makes the whole "cannot tell" unless the
     other part fails.
