@@ -674,8 +674,9 @@ def _wilson(row: dict) -> tuple:
     return wilson_interval(round(row["accuracy"] * row["n"]), row["n"])
 
 
-def _interval(row: dict) -> str:
-    return "–".join(f"{v:.0%}" for v in _wilson(row))
+def _interval(row: dict, places: int = 0) -> str:
+    """A row's 95 % Wilson interval as "lo%–hi%", with `places` decimals."""
+    return "–".join(f"{v:.{places}%}" for v in _wilson(row))
 
 
 def _count(n: int, noun: str) -> str:
@@ -1136,7 +1137,7 @@ def guidance_gives_flexibility(rows: list, n: int, fd_spread: float, div_spread:
              f"draw-to-draw spread of real sets ({2 * fd_spread:.2f}) of it, so which of these is closest to real "
              f"digits cannot be told." if tied else ".")
     ref_name = f"w = {ref['guidance']:g}"
-    ci = lambda r: "–".join(f"{100 * x:.1f}%" for x in wilson_interval(round(r["accuracy"] * n), n))
+    ci = lambda r: _interval({**r, "n": n}, 1)
     text += (f" The knob is judged between {ref_name} and w = {gmax['guidance']:g}: accuracy "
              f"{ref['accuracy']:.1%} ({ci(ref)}) against {gmax['accuracy']:.1%} ({ci(gmax)}, 95 % intervals).")
     text += {SUPPORTED: " Guidance is a real knob, as the report says, but a **trade-off**: stronger guidance makes "
@@ -1643,9 +1644,8 @@ def clip_reads_prompts(heldout: tuple, train: tuple, tests: list, reads: list, u
     failed = [(p, skill, r, u) for (p, d, skill), r, u in zip(tests, reads, unknown) if d is None or r != d]
     fallback = [f for f in failed if default is not None and f[3] and f[2] == default[1]]
     failed = [f for f in failed if f not in fallback]
-    lo, hi = wilson_interval(round(heldout[0] * heldout[1]), heldout[1])
     text = (f"CLIP reads the meant digit in {heldout[0]:.0%} of {heldout[1]} one-digit prompts with held-out wordings "
-            f"(95 % interval {lo:.0%}–{hi:.0%}) and {train[0]:.0%} of {train[1]} with its training wordings. Of the "
+            f"(95 % interval {_interval({'accuracy': heldout[0], 'n': heldout[1]})}) and {train[0]:.0%} of {train[1]} with its training wordings. Of the "
             f"{len(named)} unusual prompts that name a digit, it gets {len(ok)} right "
             f"({', '.join(f'`{p}`' for p in ok) or 'none'}) and {len(wrong)} wrong "
             f"({', '.join(f'`{p}`' for p in wrong) or 'none'}). ")
